@@ -1,0 +1,139 @@
+"""``torch.device`` and the choice of backend for a device (numpy on cpu, CuPy on cuda)."""
+
+from __future__ import annotations
+
+from ._backend import NUMPY, Backend
+
+CUDA_HELP = (
+    "gradviz's engine cannot use CUDA here: it needs CuPy and an NVIDIA GPU. "
+    "Install the GPU extra that matches your CUDA version "
+    "(pip install 'gradviz[gpu-cuda12]' or 'gradviz[gpu-cuda13]') on a machine with a GPU, "
+    "or use device='cpu'."
+)
+
+
+class device:  # noqa: N801 - PyTorch's spelling
+    """``device('cpu')``, ``device('cuda')``, ``device('cuda', 0)``, ``device('cuda:0')``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):  # noqa: A002 - PyTorch's argument name
+        if isinstance(type, device):
+            self.type, self.index = type.type, type.index
+            return
+        if not isinstance(type, str):
+            raise TypeError(f"device() received an invalid combination of arguments: {type!r}")
+        kind, _, idx = type.partition(":")
+        if kind not in ("cpu", "cuda", "mps", "meta", "xpu"):
+            raise RuntimeError(
+                "Expected one of cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, "
+                "fpga, maia, xla, lazy, vulkan, mps, meta, hpu, mtia, privateuseone device "
+                f"type at start of device string: {type}"
+            )
+        if idx:
+            if index is not None:
+                raise RuntimeError("type (string) must not include an index because index was "
+                                   f"passed explicitly: {type}")
+            index = int(idx)
+        self.type = kind
+        self.index = index
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __enter__(self):
+        self._previous = get_default_device()
+        set_default_device(self)
+        return self
+
+    def __exit__(self, *exc):
+        set_default_device(self._previous)
+
+
+CPU = device("cpu")
+_cuda_backend: Backend | None = None
+_cuda_error: str | None = None
+
+
+def _load_cuda() -> Backend | None:
+    global _cuda_backend, _cuda_error
+    if _cuda_backend is None and _cuda_error is None:
+        try:
+            from ._backend_cupy import CupyBackend
+
+            _cuda_backend = CupyBackend()
+        except Exception as exc:  # ImportError, or CuPy present but no usable device
+            _cuda_error = f"{CUDA_HELP} ({type(exc).__name__}: {exc})"
+    return _cuda_backend
+
+
+def cuda_available() -> bool:
+    return _load_cuda() is not None
+
+
+def backend_for(dev) -> Backend:
+    """The backend that holds tensors on ``dev`` (a device, a string or None for the default)."""
+    if dev is None:
+        return _DEFAULT.backend
+    if isinstance(dev, str):
+        if dev == "cpu":
+            return NUMPY
+        dev = device(dev)
+    elif isinstance(dev, int):
+        dev = device("cuda", dev)
+    if dev.type == "cpu":
+        return NUMPY
+    if dev.type == "cuda":
+        b = _load_cuda()
+        if b is None:
+            raise RuntimeError(CUDA_HELP)
+        return b
+    raise RuntimeError(f"gradviz's engine does not implement the '{dev.type}' device")
+
+
+class _DefaultDevice:
+    device = CPU
+    backend: Backend = NUMPY
+
+
+_DEFAULT = _DefaultDevice()
+
+
+def get_default_device() -> device:
+    return _DEFAULT.device
+
+
+def set_default_device(dev) -> None:
+    if dev is None:
+        dev = CPU
+    d = device(dev) if not isinstance(dev, device) else dev
+    _DEFAULT.backend = backend_for(d)
+    if d.type == "cuda" and d.index is None:
+        d = device("cuda", 0)
+    _DEFAULT.device = d
+
+
+def device_of(backend: Backend) -> device:
+    return CPU if backend is NUMPY else backend.device
+
+
+def backend_of(array) -> Backend:
+    """The backend that owns ``array`` (numpy arrays are cpu; anything else is the GPU's)."""
+    import numpy as np
+
+    if isinstance(array, np.ndarray) or _cuda_backend is None:
+        return NUMPY
+    return _cuda_backend

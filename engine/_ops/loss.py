@@ -1,0 +1,5 @@
+"""loss ops."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

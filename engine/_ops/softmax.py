@@ -1,0 +1,5 @@
+"""softmax ops."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,338 @@
+"""Graph nodes (``grad_fn``) and the backward executor.
+
+Every node class is named exactly like PyTorch's (``MulBackward0``, ``AccumulateGrad`` ...)
+because people and tools (torchviz, gradviz) read ``type(t.grad_fn).__name__``.
+``next_functions`` holds ``(node or None, input_nr)`` pairs in PyTorch's order.
+
+The executor follows PyTorch's CPU engine: count each node's dependencies, then run ready
+nodes from a priority queue, newest node first (higher sequence number), with
+``AccumulateGrad`` before everything else once ready. That order is what gradviz animates.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+import sys
+
+from .._grad_mode import GRAD_MODE
+from .._device import backend_of
+from ..events import EVENTS
+
+_sequence = itertools.count()
+_ACCUMULATE_PRIORITY = sys.maxsize
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward."
+)
+
+
+class Node:
+    """A backward function recorded by the forward pass.
+
+    Subclasses implement ``backward(grad)`` (one output) or ``apply(grads)`` (several) and
+    return one gradient per ``next_functions`` entry (None where that input needs none).
+    Saved tensors are checked against their version at save time before backward runs.
+    """
+
+    __slots__ = (
+        "next_functions", "_seq", "_saved", "_freed", "_tensor_pre_hooks", "_retained",
+        "_pre_hooks", "_post_hooks", "metadata", "__weakref__",
+    )
+    n_outputs = 1
+
+    def __init__(self, next_functions: tuple):
+        self.next_functions = next_functions
+        self._seq = next(_sequence)
+        self._saved = None  # tuple of (tensor, version at save, is_output) to verify
+        self._freed = False
+        self._tensor_pre_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook
+        self._retained = None  # {output_nr: tensor} from Tensor.retain_grad
+        self._pre_hooks = None
+        self._post_hooks = None
+        self.metadata = {}
+
+    # --- PyTorch's public surface ---------------------------------------------------------
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs)`` runs after this node; may return new grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(fn)
+        return _RemovableHandle(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs)`` runs before this node; may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(fn)
+        return _RemovableHandle(self._pre_hooks, fn)
+
+    @property
+    def _saved_tensors_info(self):
+        return () if self._saved is None else tuple(t for t, _, _ in self._saved)
+
+    # --- engine side ------------------------------------------------------------------------
+    def save(self, *tensors, outputs=()) -> None:
+        """Remember tensors whose values backward reads, to catch later in-place changes."""
+        saved = [(t, t._version[0], False) for t in tensors]
+        saved.extend((t, t._version[0], True) for t in outputs)
+        self._saved = tuple(saved)
+
+    def check_saved(self) -> None:
+        if self._freed:
+            raise RuntimeError(FREED_MESSAGE)
+        if self._saved is not None:
+            for t, version, is_output in self._saved:
+                if t._version[0] != version:
+                    raise RuntimeError(_modified_message(t, version, self if is_output else None))
+
+    def release(self) -> None:
+        """Free saved values after a backward without ``retain_graph`` (PyTorch does too)."""
+        if self._saved is not None or self._holds_values:
+            self._freed = True
+            self._saved = None
+            self._drop_values()
+
+    # Nodes whose backward needs forward values set this and clear them in _drop_values.
+    _holds_values = False
+
+    def _drop_values(self) -> None:
+        pass
+
+    def apply(self, grads: list) -> tuple:
+        return self.backward(grads[0])
+
+    def backward(self, grad):  # pragma: no cover - every concrete node overrides one of the two
+        raise NotImplementedError(type(self).__name__)
+
+
+class _RemovableHandle:
+    def __init__(self, container, item):
+        self._container, self._item = container, item
+
+    def remove(self) -> None:
+        try:
+            self._container.remove(self._item)
+        except ValueError:
+            pass
+
+
+def _modified_message(t, version: int, producer) -> str:
+    node = producer if producer is not None else t.grad_fn
+    where = ""
+    if node is not None:
+        short = re.sub(r"Backward\d*$", "", node.name())
+        where = f", which is output {t._output_nr} of {short},"
+    shape = ", ".join(str(s) for s in t.shape)
+    return (
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{t.type()} [{shape}]]{where} is at version {t._version[0]}; "
+        f"expected version {version} instead. Hint: enable anomaly detection to find the "
+        "operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False)."
+    )
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        super().__init__(())
+        self._seq = _ACCUMULATE_PRIORITY
+        self.variable = variable
+
+    def apply(self, grads):
+        accumulate_into(self.variable, grads[0])
+        return ()
+
+
+def accumulate_into(var, g) -> None:
+    """``var.grad += g`` as PyTorch does it: the first gradient is copied in, later ones are
+    added in place (so zeroing with ``zero_()`` and accumulating cost no new buffers)."""
+    if var._hooks:
+        g = _run_tensor_hooks(var._hooks, g, var._B)
+        if g is None:
+            return
+    B = var._B
+    cur = var._grad
+    contribution = g
+    listening = EVENTS.active
+    if listening:
+        before = None if cur is None else B.copy(cur._data)
+        EVENTS.emit("grad_will_accumulate", var, before, contribution)
+    if cur is None:
+        want = var._data.dtype
+        data = B.astype(g, want, copy=True) if g.dtype != want else B.copy(g)
+        if data.shape != var._data.shape:
+            data = B.copy(B.broadcast_to(data, var._data.shape))
+        var._set_grad_tensor(data)
+    else:
+        B.add(cur._data, g, out=cur._data, casting="unsafe")
+        cur._version[0] += 1
+    if listening:
+        EVENTS.emit("grad_did_accumulate", var, before, var._grad._data, contribution)
+
+
+def _run_tensor_hooks(hooks, g, B):
+    from .._tensor import Tensor
+
+    for hook in list(hooks):
+        out = hook(Tensor._wrap(g, B))
+        if out is not None:
+            g = out._data
+    return g
+
+
+def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
+    """Run the backward pass from ``roots`` (a list of ``(node, output_nr)`` edges) seeded with
+    ``grads`` (arrays).
+
+    ``capture``: list of edges whose incoming gradients are returned instead of accumulated
+    (``autograd.grad``); then no AccumulateGrad runs except those captured... none, as in
+    PyTorch. ``only``: a set of edges to restrict accumulation to (``backward(inputs=...)``).
+    Returns the captured gradients (None where nothing reached them).
+    """
+    root_nodes = [n for n, _ in roots]
+    deps: dict = {}
+    stack = list(dict.fromkeys(root_nodes))
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+
+    targets = None
+    if capture is not None or only is not None:
+        targets = {n for n, _ in (capture or ())} | {n for n, _ in (only or ())}
+        needed = _needed_nodes(seen, targets)
+    captured = {} if capture is not None else None
+    capture_nodes = {n for n, _ in capture} if capture is not None else ()
+
+    buffers: dict = {}
+    for (node, nr), g in zip(roots, grads):
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node.n_outputs
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+    listening = EVENTS.active
+    heap = []
+    counter = itertools.count()
+    for node in dict.fromkeys(root_nodes):
+        if deps.get(node, 0) == 0:
+            heapq.heappush(heap, (-node._seq, next(counter), node))
+
+    prev_mode = GRAD_MODE.enabled
+    GRAD_MODE.enabled = False  # backward formulas never record a graph (no create_graph)
+    try:
+        while heap:
+            node = heapq.heappop(heap)[2]
+            buf = buffers.pop(node, None) or [None] * node.n_outputs
+            if node._tensor_pre_hooks is not None or node._retained is not None:
+                _run_output_hooks(node, buf)
+            if node._pre_hooks:
+                for hook in node._pre_hooks:
+                    res = hook(_wrap_all(buf, node))
+                    if res is not None:
+                        buf = [None if r is None else r._data for r in res]
+            if node in capture_nodes:
+                for edge_node, nr in capture:
+                    if edge_node is node:
+                        captured[(node, nr)] = buf[nr]
+            run = targets is None or (node in needed and (
+                not isinstance(node, AccumulateGrad) or (only is not None and node in targets)))
+            if run and any(g is not None for g in buf):
+                node.check_saved()
+                out = node.apply(buf)
+                if node._post_hooks:
+                    for hook in node._post_hooks:
+                        res = hook(_wrap_all(out, node), _wrap_all(buf, node))
+                        if res is not None:
+                            out = tuple(None if r is None else r._data for r in res)
+                if listening:
+                    EVENTS.emit("node_did_execute", node, buf, out)
+                if not retain_graph:
+                    node.release()
+            else:
+                out = ()
+            n_out = len(out)
+            for i, (nxt, nr) in enumerate(node.next_functions):
+                if nxt is None:
+                    continue
+                g = out[i] if i < n_out else None
+                if g is not None:
+                    b = buffers.get(nxt)
+                    if b is None:
+                        b = buffers[nxt] = [None] * nxt.n_outputs
+                    prev = b[nr]
+                    b[nr] = g if prev is None else prev + g
+                d = deps[nxt] - 1
+                deps[nxt] = d
+                if d == 0:
+                    heapq.heappush(heap, (-nxt._seq, next(counter), nxt))
+    finally:
+        GRAD_MODE.enabled = prev_mode
+    if capture is not None:
+        return [captured.get(edge) for edge in capture]
+    return None
+
+
+def _needed_nodes(nodes, targets) -> set:
+    """Nodes from which some target can be reached (the part of the graph worth running)."""
+    parents: dict = {}
+    for n in nodes:
+        for nxt, _ in n.next_functions:
+            if nxt is not None:
+                parents.setdefault(nxt, []).append(n)
+    needed = set()
+    stack = [t for t in targets if t in nodes]
+    while stack:
+        n = stack.pop()
+        if n in needed:
+            continue
+        needed.add(n)
+        stack.extend(parents.get(n, ()))
+    return needed
+
+
+def _run_output_hooks(node, buf) -> None:
+    hooks = node._tensor_pre_hooks
+    if hooks:
+        for nr, fns in hooks.items():
+            g = buf[nr]
+            if g is not None and fns:
+                buf[nr] = _run_tensor_hooks(fns, g, backend_of(g))
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            g = buf[nr]
+            if t is None or g is None:
+                continue
+            if t._grad is None:
+                t._set_grad_tensor(t._B.copy(g))
+            else:
+                t._grad._data = t._grad._data + g
+
+
+def _wrap_all(arrays, node):
+    from .._tensor import Tensor
+
+    return tuple(None if a is None else Tensor._wrap(a, backend_of(a)) for a in arrays)

@@ -23,6 +23,7 @@ ARRAY_FUNCTIONS = (
     "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder",
     "negative", "power", "exp", "log", "tanh", "sqrt", "abs", "sign", "square", "reciprocal",
     "maximum", "minimum", "clip", "where", "sin", "cos", "log1p", "expm1",
+    "floor", "ceil", "trunc", "rint", "nan_to_num",
     "greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
     "logical_and", "logical_or", "logical_not", "logical_xor", "isnan", "isinf", "isfinite",
     "copyto",

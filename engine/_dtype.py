@@ -88,7 +88,7 @@ def to_dtype(d) -> dtype:
     import builtins
 
     if d is builtins.float:
-        return DEFAULTS.float_dtype
+        return float64  # PyTorch maps the Python type ``float`` to double, whatever the default
     if d is builtins.int:
         return int64
     if d is builtins.bool:
@@ -100,6 +100,10 @@ def promote(a: dtype, b: dtype) -> dtype:
     """PyTorch's promotion between two tensors of the same priority (both dimensioned or both 0-d)."""
     if a is b:
         return a
+    if a._kind != b._kind:
+        # across categories the higher one wins whatever the widths (float32 + int64 ->
+        # float32, where numpy would widen to float64)
+        return a if a._kind > b._kind else b
     return _FROM_NP[np.promote_types(a.np, b.np)]
 
 
@@ -111,7 +115,9 @@ def result_type(a: dtype, a_dim, b: dtype, b_dim) -> dtype:
         return promote(a, b)
     dim_t, zero_t = (a, b) if a_dim else (b, a)
     if zero_t._kind > dim_t._kind:
-        return DEFAULTS.float_dtype if zero_t._kind == 2 else zero_t
+        # a 0-d *tensor* of a higher category keeps its own dtype (int64 + 0-d float64 ->
+        # float64); only Python scalars fall back to the default dtype (scalar_result_type)
+        return zero_t
     return dim_t
 
 

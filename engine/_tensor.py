@@ -16,6 +16,7 @@ from . import _dtype as dt
 from ._backend import NUMPY
 from ._device import backend_for, device_of
 from ._grad_mode import GRAD_MODE
+from ._size import Size
 from .autograd.graph import AccumulateGrad, Node, accumulate_into, run_backward
 from .events import EVENTS, user_source
 
@@ -101,6 +102,11 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag) -> None:
+        if flag and self.grad_fn is None and self._data.dtype.kind not in "fc":
+            # PyTorch words this one differently from requires_grad_()'s
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
         self.requires_grad_(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -113,9 +119,7 @@ class Tensor:
                 )
             return self
         if requires_grad and self._data.dtype.kind not in "fc":
-            raise RuntimeError(
-                "only Tensors of floating point and complex dtype can require gradients"
-            )
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad_flag = bool(requires_grad)
         return self
 
@@ -160,13 +164,17 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(
-                    f"assigned grad expected to be a Tensor or None but got grad of "
+                    f"assigned grad expected to be a Tensor or None but got grad of type "
                     f"{type(value).__name__}"
                 )
-            if value.shape != self.shape:
-                raise RuntimeError("assigned grad has data of a different size")
             if value._data.dtype != self._data.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+                raise RuntimeError(_grad_dtype_message(value._data.dtype, self._data.dtype))
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor "
+                    f"of size '{list(self.shape)}'. Please ensure that the gradient and the "
+                    "tensor are the same size"
+                )
             value._grad_owner = weakref.ref(self)
         had = self._grad is not None
         self._grad = value
@@ -210,10 +218,9 @@ class Tensor:
 
         fn = self.grad_fn
         if fn is None:
-            if self._hooks is None:
-                self._hooks = []
-            self._hooks.append(hook)
-            return _RemovableHandle(self._hooks, hook)
+            # a leaf's hooks belong to its AccumulateGrad (as in PyTorch): they run before that
+            # node's pre-hooks, and for autograd.grad too
+            fn = self._edge()[0]
         if fn._tensor_pre_hooks is None:
             fn._tensor_pre_hooks = {}
         hooks = fn._tensor_pre_hooks.setdefault(self._output_nr, [])
@@ -239,6 +246,8 @@ class Tensor:
         # shares storage but not the version counter: in-place changes through .data are
         # invisible to autograd, exactly the PyTorch behaviour the docs warn about
         t = Tensor._wrap(self._data, self._B)
+        # ``w.grad.data.zero_()`` still zeroes w's gradient: keep the link for listeners
+        t._grad_owner = self._grad_owner
         return t
 
     @data.setter
@@ -249,8 +258,6 @@ class Tensor:
     # --- metadata ----------------------------------------------------------------------------
     @property
     def shape(self):
-        from ._size import Size
-
         return Size(self._data.shape)
 
     def size(self, dim=None):
@@ -449,6 +456,25 @@ class Tensor:
         from ._ops.inplace import copy_
 
         return copy_(self, src)
+
+
+# the C++ type names PyTorch's grad-assignment error uses (c10's TypeMeta names)
+_CPP_TYPE_NAMES = {
+    "float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+    "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+    "bool": "bool",
+}
+
+
+def _grad_dtype_message(got, want) -> str:
+    scalar = _TYPE_NAMES[want.name].removesuffix("Tensor")
+    return (
+        f"attempting to assign a gradient with dtype '{_CPP_TYPE_NAMES[got.name]}' to a tensor "
+        f"with grad_dtype '{scalar}'. The gradient must match the tensor's grad_dtype (defaults "
+        "to the tensor's dtype). You can set the tensor's grad_dtype attribute with a specific "
+        "dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes "
+        "of a tensor and its gradient may break downstream systems that assume they match."
+    )
 
 
 def _rebuild(array, requires_grad):

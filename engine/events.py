@@ -11,8 +11,10 @@ A listener is any object with some of the methods below; the engine calls those 
                                                   it (one per output) and out of it (one per
                                                   ``next_functions`` entry, None where unused)
     grad_will_accumulate(tensor, before, contribution)
-    grad_did_accumulate(tensor, before, after, contribution)
-                                                  ``before`` is None when the slot was empty
+                                                  ``before`` is the live ``.grad`` array (None
+                                                  when the slot is empty): read or copy it now,
+                                                  it is updated in place right after
+    grad_did_accumulate(tensor, after, contribution, was_empty)
     grad_did_zero(tensor, how)                    ``how``: 'zero_()', 'grad = None',
                                                   'optimizer.zero_grad()' ...
     tensor_did_change_inplace(tensor, op)         an in-place update (``sub_``, ``-=`` ...)

@@ -92,7 +92,11 @@ def _size(size) -> tuple:
 def _finish(data, B, requires_grad: bool) -> Tensor:
     t = Tensor._wrap(data, B)
     if requires_grad:
-        t.requires_grad_(True)
+        if data.dtype.kind not in "fc":  # the factories' wording (capital O) is PyTorch's
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients"
+            )
+        t.requires_grad_flag = True
     return t
 
 

@@ -42,7 +42,7 @@ class Node:
 
     __slots__ = (
         "next_functions", "_seq", "_saved", "_freed", "_tensor_pre_hooks", "_retained",
-        "_pre_hooks", "_post_hooks", "metadata", "__weakref__",
+        "_pre_hooks", "_post_hooks", "_metadata", "__weakref__",
     )
     n_outputs = 1
 
@@ -55,7 +55,14 @@ class Node:
         self._retained = None  # {output_nr: tensor} from Tensor.retain_grad
         self._pre_hooks = None
         self._post_hooks = None
-        self.metadata = {}
+        self._metadata = None
+
+    @property
+    def metadata(self) -> dict:
+        """Free-form per-node storage (debuggers keep source lines here); made on first use."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     # --- PyTorch's public surface ---------------------------------------------------------
     def name(self) -> str:
@@ -155,24 +162,20 @@ class AccumulateGrad(Node):
         self.variable = variable
 
     def apply(self, grads):
-        accumulate_into(self.variable, grads[0])
+        if self.variable.requires_grad_flag:  # PyTorch skips a leaf that stopped requiring grad
+            accumulate_into(self.variable, grads[0])
         return ()
 
 
 def accumulate_into(var, g) -> None:
     """``var.grad += g`` as PyTorch does it: the first gradient is copied in, later ones are
     added in place (so zeroing with ``zero_()`` and accumulating cost no new buffers)."""
-    if var._hooks:
-        g = _run_tensor_hooks(var._hooks, g, var._B)
-        if g is None:
-            return
     B = var._B
     cur = var._grad
-    contribution = g
     listening = EVENTS.active
     if listening:
-        before = None if cur is None else B.copy(cur._data)
-        EVENTS.emit("grad_will_accumulate", var, before, contribution)
+        # listeners read (or copy) the old value now; it is overwritten in place right after
+        EVENTS.emit("grad_will_accumulate", var, None if cur is None else cur._data, g)
     if cur is None:
         want = var._data.dtype
         data = B.astype(g, want, copy=True) if g.dtype != want else B.copy(g)
@@ -183,7 +186,7 @@ def accumulate_into(var, g) -> None:
         B.add(cur._data, g, out=cur._data, casting="unsafe")
         cur._version[0] += 1
     if listening:
-        EVENTS.emit("grad_did_accumulate", var, before, var._grad._data, contribution)
+        EVENTS.emit("grad_did_accumulate", var, var._grad._data, g, cur is None)
 
 
 def _run_tensor_hooks(hooks, g, B):
@@ -192,8 +195,23 @@ def _run_tensor_hooks(hooks, g, B):
     for hook in list(hooks):
         out = hook(Tensor._wrap(g, B))
         if out is not None:
-            g = out._data
+            if not isinstance(out, Tensor):
+                raise TypeError(f"expected Variable, but hook returned '{type(out).__name__}'")
+            new = out._data
+            if new.shape != g.shape or new.dtype != g.dtype:
+                raise RuntimeError(_hook_changed_message(hook, g, out))
+            g = new
     return g
+
+
+def _hook_changed_message(hook, g, out) -> str:
+    from .._tensor import Tensor
+
+    name = getattr(hook, "__name__", "<unknown>")
+    if out._data.shape != g.shape:
+        return f"hook '{name}' has changed the size of value"
+    was = Tensor._wrap(g, out._B).type()
+    return f"hook '{name}' has changed the type of value (was {was} got {out.type()})"
 
 
 def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
@@ -219,10 +237,9 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
                 seen.add(nxt)
                 stack.append(nxt)
 
-    targets = None
+    needed = None
     if capture is not None or only is not None:
-        targets = {n for n, _ in (capture or ())} | {n for n, _ in (only or ())}
-        needed = _needed_nodes(seen, targets)
+        needed = _needed_nodes(seen, {n for n, _ in only or ()}, {n for n, _ in capture or ()})
     captured = {} if capture is not None else None
     capture_nodes = {n for n, _ in capture} if capture is not None else ()
 
@@ -246,19 +263,23 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
         while heap:
             node = heapq.heappop(heap)[2]
             buf = buffers.pop(node, None) or [None] * node.n_outputs
-            if node._tensor_pre_hooks is not None or node._retained is not None:
-                _run_output_hooks(node, buf)
-            if node._pre_hooks:
-                for hook in node._pre_hooks:
-                    res = hook(_wrap_all(buf, node))
-                    if res is not None:
-                        buf = [None if r is None else r._data for r in res]
+            run = needed is None or node in needed
             if node in capture_nodes:
+                # as PyTorch: a captured node that does not run applies its tensor hooks before
+                # the capture; one that runs applies them when it runs, after the capture
+                if not run and (node._tensor_pre_hooks is not None or node._retained is not None):
+                    _run_output_hooks(node, buf)
                 for edge_node, nr in capture:
                     if edge_node is node:
                         captured[(node, nr)] = buf[nr]
-            run = targets is None or (node in needed and (
-                not isinstance(node, AccumulateGrad) or (only is not None and node in targets)))
+            if run:
+                if node._tensor_pre_hooks is not None or node._retained is not None:
+                    _run_output_hooks(node, buf)
+                if node._pre_hooks:
+                    for hook in node._pre_hooks:
+                        res = hook(_wrap_all(buf, node))
+                        if res is not None:
+                            buf = [None if r is None else r._data for r in res]
             if run and any(g is not None for g in buf):
                 node.check_saved()
                 out = node.apply(buf)
@@ -295,21 +316,22 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
     return None
 
 
-def _needed_nodes(nodes, targets) -> set:
-    """Nodes from which some target can be reached (the part of the graph worth running)."""
+def _needed_nodes(nodes, targets, captured=()) -> set:
+    """The nodes that run when only some gradients are wanted, as in PyTorch: the ``targets``
+    (``backward(inputs=...)``) and every node from which a target or a ``captured`` node
+    (``autograd.grad``) can be reached; a captured node itself runs only if that leads on."""
     parents: dict = {}
     for n in nodes:
         for nxt, _ in n.next_functions:
             if nxt is not None:
                 parents.setdefault(nxt, []).append(n)
-    needed = set()
-    stack = [t for t in targets if t in nodes]
+    needed = {t for t in targets if t in nodes}
+    stack = list(needed) + [c for c in captured if c in nodes]
     while stack:
-        n = stack.pop()
-        if n in needed:
-            continue
-        needed.add(n)
-        stack.extend(parents.get(n, ()))
+        for p in parents.get(stack.pop(), ()):
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
     return needed
 
 

@@ -1,0 +1,78 @@
+"""Names for leaf tensors as the user knows them: the script's own variables (``w1``), or a
+parameter's qualified name inside an ``nn.Module`` (``0.weight``)."""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from types import FrameType
+
+from engine import Tensor
+
+_ENGINE_PREFIXES: tuple[str, ...] = ()
+
+
+def _engine_dirs() -> tuple[str, ...]:
+    global _ENGINE_PREFIXES
+    if not _ENGINE_PREFIXES:
+        import os
+
+        import engine
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        _ENGINE_PREFIXES = (os.path.dirname(os.path.abspath(engine.__file__)), here)
+    return _ENGINE_PREFIXES
+
+
+def user_frames(start: FrameType | None = None):
+    """Frames of the user's code, innermost first (skipping the engine and gradviz)."""
+    f = start or sys._getframe(1)
+    skip = _engine_dirs()
+    while f is not None:
+        if not f.f_code.co_filename.startswith(skip):
+            yield f
+        f = f.f_back
+
+
+class LeafNamer:
+    """Finds and remembers a name for each leaf tensor (cached per tensor)."""
+
+    def __init__(self):
+        # keyed by id: tensors compare elementwise, so they can't be dict keys by value
+        self._names: dict[int, tuple[weakref.ref, str]] = {}
+        self._counter = 0
+
+    def name(self, t: Tensor) -> str:
+        known = self._names.get(id(t))
+        if known is not None and known[0]() is t:
+            return known[1]
+        found = self._search(t)
+        if found is None:
+            self._counter += 1
+            found = f"tensor{self._counter}"
+        key = id(t)
+        self._names[key] = (weakref.ref(t, lambda _ref, k=key: self._names.pop(k, None)), found)
+        return found
+
+    def _search(self, t: Tensor) -> str | None:
+        modules = []
+        for frame in user_frames():
+            for scope in (frame.f_locals, frame.f_globals):
+                for var, value in list(scope.items()):
+                    if value is t and not var.startswith("_"):
+                        return var
+                    if _is_module(value):
+                        modules.append((var, value))
+            for _var, module in modules:
+                for pname, p in module.named_parameters():
+                    if p is t:
+                        return pname
+        return None
+
+
+def _is_module(value) -> bool:
+    try:
+        from engine.nn import Module
+    except ImportError:  # pragma: no cover - nn is part of the engine
+        return False
+    return isinstance(value, Module)

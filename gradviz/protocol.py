@@ -1,0 +1,163 @@
+"""Every message the script's process and the debugger exchange, and how they are framed.
+
+Frames are a 4-byte big-endian length followed by a pickle of a list of messages (a batch).
+The channel is a pipe of its own, never the script's stdout, so ``print`` cannot corrupt it.
+Messages are plain dataclasses; nothing is ever ``eval``-ed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+from dataclasses import dataclass, field
+
+from .trace import GradEvent, Graph, Source, Step
+
+_HEADER = struct.Struct(">I")
+MAX_FRAME = 512 * 1024 * 1024
+
+
+# --- child -> parent ---------------------------------------------------------------------------
+@dataclass
+class Started:
+    pid: int
+    script: str
+    device: str
+
+
+@dataclass
+class GraphChanged:
+    """A backward ran over a structure not seen before in this run."""
+
+    step: int
+    graph: Graph
+
+
+@dataclass
+class StepRecorded:
+    """One ``backward()`` finished. ``step.order`` carries gradient summaries when
+    ``detailed`` (throttled), otherwise node ids only."""
+
+    step: Step
+    grad_events: list[GradEvent]
+    detailed: bool
+
+
+@dataclass
+class NodeExecuted:
+    """Sent only while stepping node by node: the live position inside a backward."""
+
+    step: int
+    position: int  # index in the step's execution order
+    node: int
+
+
+@dataclass
+class Paused:
+    step: int
+    where: str  # "backward" (before a backward starts) or "node" (after a node ran)
+    node: int | None = None
+    position: int | None = None
+    source: Source | None = None
+
+
+@dataclass
+class Resumed:
+    pass
+
+
+@dataclass
+class Values:
+    """Tensor values the parent asked for (small ones whole, large ones as a sample)."""
+
+    step: int
+    values: dict[int, dict] = field(default_factory=dict)  # node id -> {"data", "grad", ...}
+
+
+@dataclass
+class Finished:
+    status: str  # "ok" | "error" | "exit"
+    exit_code: int
+    error: dict | None = None  # {"type", "message", "line", "file", "traceback"}
+    diagnostics: list[dict] = field(default_factory=list)
+
+
+# --- parent -> child ---------------------------------------------------------------------------
+@dataclass
+class Pause:
+    """Pause before the next ``backward()`` starts."""
+
+
+@dataclass
+class Continue:
+    pass
+
+
+@dataclass
+class StepBackward:
+    """Run until just before the next ``backward()`` starts, then pause again."""
+
+
+@dataclass
+class StepNode:
+    """Run one more backward node, then pause."""
+
+
+@dataclass
+class SetBreakpoints:
+    node_names: tuple[str, ...] = ()
+
+
+@dataclass
+class RequestValues:
+    node_ids: tuple[int, ...]
+
+
+@dataclass
+class Stop:
+    pass
+
+
+# --- framing -----------------------------------------------------------------------------------
+def encode(messages: list) -> bytes:
+    body = pickle.dumps(messages, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(body)) + body
+
+
+def write_messages(fd: int, messages: list) -> None:
+    """Write one frame; blocks while the reader is behind (that is the back-pressure)."""
+    data = memoryview(encode(messages))
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+class FrameReader:
+    """Reads frames from a file descriptor; ``read()`` returns a list of messages or None at
+    end of stream."""
+
+    def __init__(self, fd: int):
+        self._file = open(fd, "rb", buffering=0, closefd=False)  # noqa: SIM115
+
+    def _exactly(self, n: int) -> bytes | None:
+        chunks = []
+        while n:
+            chunk = self._file.read(n)
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def read(self) -> list | None:
+        head = self._exactly(_HEADER.size)
+        if head is None:
+            return None
+        (length,) = _HEADER.unpack(head)
+        if length > MAX_FRAME:
+            raise ValueError(f"frame of {length} bytes is larger than the protocol allows")
+        body = self._exactly(length)
+        if body is None:
+            return None
+        return pickle.loads(body)

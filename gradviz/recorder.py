@@ -1,0 +1,311 @@
+"""The recorder: an engine listener that turns autograd events into the trace model.
+
+It runs inside the script's process. Per ``backward()`` it sends one ``StepRecorded`` (loss,
+execution order, leaf gradient norms, the ``.grad`` events since the last step); a graph
+only when its structure has not been seen before in the run; gradient summaries for every
+node only on throttled "detailed" steps (the first few, then at most every
+``detail_interval`` seconds, and always the last), so the training loop is not slowed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from engine._tensor import Tensor
+from engine.autograd.graph import AccumulateGrad
+
+from .naming import LeafNamer, user_frames
+from .protocol import GraphChanged, StepRecorded, Values
+from .summaries import norm, summarize
+from .trace import LEAF, OP, ROOT, GradEvent, Graph, GraphNode, NodeRun, Source, Step
+
+MAX_VALUE_ELEMENTS = 1_000_000
+MAX_PENDING_OUTPUTS = 50_000
+
+
+def _source(raw) -> Source | None:
+    return None if raw is None else Source(raw[0], raw[1], raw[2])
+
+
+class _Gate:
+    """No pausing: what the recorder uses outside the debugger's runner."""
+
+    stepping = False
+
+    def before_backward(self, step: int, source) -> None:
+        pass
+
+    def after_node(self, step: int, position: int, node_id, name: str) -> None:
+        pass
+
+
+class Recorder:
+    """Listener for ``engine.events``. ``emit(message)`` receives protocol messages."""
+
+    wants_source = True
+
+    def __init__(self, emit, *, detail_interval: float = 0.05, detail_first: int = 3,
+                 gate=None, clock=time.perf_counter):
+        self.emit = emit
+        self.gate = gate or _Gate()
+        self.detail_interval = detail_interval
+        self.detail_first = detail_first
+        self.clock = clock
+        self.namer = LeafNamer()
+        self.step = -1
+        self.losses: list[float] = []
+        self.graph: Graph | None = None  # of the latest backward
+        self._graphs: dict = {}  # structure key -> Graph
+        self._node_ids: dict = {}  # autograd node -> graph id, for the backward in progress
+        self._leaf_tensors: dict[int, Tensor] = {}  # graph id -> leaf tensor (latest graph)
+        self._order: list = []
+        self._events: list[GradEvent] = []
+        self._norms: dict[str, float] = {}
+        self._started = 0.0
+        self._last_detail = float("-inf")
+        self._loss: float | None = None
+        self._backward_source: Source | None = None
+        self._pending_step: Step | None = None  # latest step sent without detail
+        self._pending_order: list | None = None
+        self._outputs: dict = {}  # node -> output tensor, forward in progress
+        self._step_outputs: dict = {}  # node -> output tensor, latest backward's graph
+        self._op_nodes: list = []
+        self._orders: dict = {}
+
+    # --- engine events ------------------------------------------------------------------------
+    def op_did_record(self, node, output, inputs, source) -> None:
+        node.metadata["source"] = source
+        # Strong references, held by the recorder (not the node: that would make a cycle):
+        # the inspector shows intermediate values the script itself no longer holds. Only
+        # the forward in progress and the latest backward's are kept.
+        outputs = self._outputs
+        outputs[node] = output[0] if isinstance(output, tuple) else output
+        if len(outputs) > MAX_PENDING_OUTPUTS:  # a script that never calls backward()
+            for stale in list(outputs)[: MAX_PENDING_OUTPUTS // 2]:
+                del outputs[stale]
+
+    def backward_did_start(self, roots, grads, retain_graph) -> None:
+        self.step += 1
+        self._started = self.clock()
+        root = roots[0]
+        self._loss = float(root._data) if root._data.size == 1 else None
+        if self._loss is not None:
+            self.losses.append(self._loss)
+        frame = next(user_frames(), None)
+        self._backward_source = (
+            Source(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+            if frame is not None else None
+        )
+        self._order = []
+        self._step_outputs, self._outputs = self._outputs, {}
+        self.graph = self._graph_of(root)
+        self.gate.before_backward(self.step, self._backward_source)
+
+    def node_did_execute(self, node, grads_in, grads_out) -> None:
+        nid = self._node_ids.get(node)
+        self._order.append((nid, grads_in, grads_out))
+        if self.gate.stepping:
+            self.gate.after_node(self.step, len(self._order) - 1, nid, node.name())
+
+    def grad_will_accumulate(self, tensor, before, contribution) -> None:
+        name = self.namer.name(tensor)
+        if name not in self._norms:
+            self._norms[name] = norm(before)
+
+    def grad_did_accumulate(self, tensor, after, contribution, was_empty) -> None:
+        name = self.namer.name(tensor)
+        before = 0.0 if was_empty else self._norms.get(name, 0.0)
+        after_norm = norm(after)
+        contribution_norm = after_norm if before == 0.0 else norm(contribution)
+        self._norms[name] = after_norm
+        self._events.append(GradEvent(
+            self.step, name, "accumulate", was_empty=was_empty, norm_before=before,
+            norm_after=after_norm, contribution_norm=contribution_norm,
+        ))
+
+    def grad_did_zero(self, tensor, how) -> None:
+        name = self.namer.name(tensor)
+        before = self._norms.get(name, 0.0)
+        self._norms[name] = 0.0
+        self._events.append(GradEvent(self.step, name, "zero", how=how, norm_before=before,
+                                      source=self._user_source()))
+
+    def tensor_did_change_inplace(self, tensor, op) -> None:
+        # an update of a parameter (``w1 -= lr * w1.grad``): diagnostics need to know that a
+        # leaf changed between two accumulations
+        if tensor.requires_grad_flag and tensor.grad_fn is None:
+            self._events.append(GradEvent(self.step, self.namer.name(tensor), "update", how=op,
+                                          source=self._user_source()))
+
+    def backward_did_finish(self, roots) -> None:
+        self._finish_step()
+
+    def backward_did_fail(self, roots, error) -> None:
+        self._finish_step()
+
+    # --- steps ----------------------------------------------------------------------------------
+    def _finish_step(self) -> None:
+        now = self.clock()
+        detailed = self.step < self.detail_first or now - self._last_detail >= self.detail_interval
+        step = Step(
+            index=self.step,
+            structure=self.graph.structure_hash if self.graph else "",
+            loss=self._loss,
+            order=self._intern(tuple(-1 if nid is None else nid for nid, _, _ in self._order)),
+            detail=self._runs() if detailed else None,
+            grad_norms={e.leaf: e.norm_after for e in self._events if e.kind == "accumulate"},
+            seconds=now - self._started,
+            source=self._backward_source,
+        )
+        if detailed:
+            self._last_detail = now
+            self._pending_step = None
+            self._pending_order = None
+        else:
+            self._pending_step = step
+            self._pending_order = self._order  # references only; summarised if it is the last
+        events, self._events = self._events, []
+        self.emit(StepRecorded(step, events, detailed))
+
+    def _runs(self) -> tuple[NodeRun, ...]:
+        return tuple(NodeRun(nid if nid is not None else -1,
+                             tuple(summarize(g) for g in gin), tuple(summarize(g) for g in gout))
+                     for nid, gin, gout in self._order)
+
+    def _intern(self, order: tuple) -> tuple:
+        """One tuple object per distinct execution order (500 identical steps share one)."""
+        return self._orders.setdefault(order, order)
+
+    def finish(self) -> None:
+        """At the end of the script: detail the last step if it went without, send values."""
+        if self._pending_step is not None:
+            self._order = self._pending_order
+            step = self._pending_step
+            step.detail = self._runs()
+            self._pending_step = None
+            self.emit(StepRecorded(step, [], True))
+        if self._events:  # zeroing/updates after the last backward
+            self.emit(StepRecorded(Step(self.step, "", None), self._events, False))
+            self._events = []
+        if self.graph is not None:
+            self.emit(self.values([n.id for n in self.graph.nodes]))
+
+    # --- graph ----------------------------------------------------------------------------------
+    def _graph_of(self, root: Tensor) -> Graph:
+        """Traverse from the root (depth-first, next_functions order) and return the Graph,
+        building it only for a structure not seen before."""
+        start, _ = root._edge()
+        ids: dict = {start: 0}
+        order = [start]
+        key = []
+        leaves: dict[int, Tensor] = {}
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            nexts = []
+            for nxt, _nr in node.next_functions:
+                if nxt is None:
+                    continue
+                nid = ids.get(nxt)
+                if nid is None:
+                    nid = ids[nxt] = len(order)
+                    order.append(nxt)
+                    stack.append(nxt)
+                nexts.append(nid)
+            key.append((type(node).__name__, self._shape_of(node), tuple(nexts)))
+        for node, nid in ids.items():
+            if type(node) is AccumulateGrad:
+                leaves[nid] = node.variable
+        leaf_names = tuple((nid, self.namer.name(t)) for nid, t in sorted(leaves.items()))
+        structure_key = (tuple(key), leaf_names)
+        self._node_ids = ids
+        graph = self._graphs.get(structure_key)
+        n_ops = len(order)
+        self._leaf_tensors = {n_ops + i: leaves[nid] for i, (nid, _) in enumerate(leaf_names)}
+        self._op_nodes = order
+        if graph is None:
+            graph = self._build(order, ids, leaf_names, leaves)
+            self._graphs[structure_key] = graph
+            self.emit(GraphChanged(self.step, graph))
+        return graph
+
+    def _build(self, order, ids, leaf_names, leaves) -> Graph:
+        nodes = []
+        edges = []
+        for nid, node in enumerate(order):
+            md = node._metadata or {}
+            t = node.variable if type(node) is AccumulateGrad else self._step_outputs.get(node)
+            nodes.append(GraphNode(
+                id=nid, kind=ROOT if nid == 0 else OP, name=node.name(),
+                shape=tuple(t._data.shape) if t is not None else (),
+                dtype=str(t.dtype).removeprefix("torch.") if t is not None else "",
+                device=str(t.device) if t is not None else "cpu",
+                source=_source(md.get("source")),
+                saved=tuple(_saved_labels(node)),
+            ))
+            for nxt, _ in node.next_functions:
+                if nxt is not None:
+                    edges.append((ids[nxt], nid))
+        n_ops = len(order)
+        for i, (acc_id, name) in enumerate(leaf_names):
+            t = leaves[acc_id]
+            leaf_id = n_ops + i
+            nodes.append(GraphNode(
+                id=leaf_id, kind=LEAF, name=name, shape=tuple(t._data.shape),
+                dtype=str(t.dtype).removeprefix("torch."), device=str(t.device),
+            ))
+            edges.append((leaf_id, acc_id))
+        return Graph(tuple(nodes), tuple(edges), 0)
+
+    # --- values on demand ---------------------------------------------------------------------
+    def values(self, node_ids) -> Values:
+        """Values of the latest graph's nodes: the tensor each produced and, for leaves, its
+        gradient. Arrays over MAX_VALUE_ELEMENTS are sent as summaries only."""
+        out: dict[int, dict] = {}
+        ops = self._op_nodes
+        for nid in node_ids:
+            entry: dict = {}
+            t = self._leaf_tensors.get(nid)
+            if t is None and 0 <= nid < len(ops):
+                node = ops[nid]
+                t = node.variable if type(node) is AccumulateGrad else self._step_outputs.get(node)
+            if t is None:
+                continue
+            entry["data"] = _host(t._data)
+            entry["data_summary"] = summarize(t._data)
+            if t._grad is not None:
+                entry["grad"] = _host(t._grad._data)
+                entry["grad_summary"] = summarize(t._grad._data)
+            entry["version"] = t._version[0]
+            out[nid] = entry
+        return Values(self.step, out)
+
+    def _shape_of(self, node) -> tuple:
+        if type(node) is AccumulateGrad:
+            return node.variable._data.shape
+        t = self._step_outputs.get(node)
+        return () if t is None else t._data.shape
+
+    def _user_source(self) -> Source | None:
+        frame = next(user_frames(), None)
+        if frame is None:
+            return None
+        return Source(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+
+
+def _host(a):
+    from engine._device import backend_of
+
+    if a.size > MAX_VALUE_ELEMENTS:
+        return None
+    return backend_of(a).to_host(a).copy()
+
+
+def _saved_labels(node):
+    saved = node._saved
+    if not saved:
+        return []
+    labels = []
+    for i, (t, _version, is_output) in enumerate(saved):
+        labels.append(("result" if is_output else f"saved{i}", tuple(t._data.shape)))
+    return labels

@@ -13,7 +13,8 @@ import numpy as _np
 # error state is the only way to keep its warnings out without paying on every op.)
 _np.seterr(all="ignore")
 
-from . import _dtype  # noqa: E402
+from . import autograd, cuda, events  # noqa: E402, F401
+from ._device import device, get_default_device, set_default_device  # noqa: E402, F401
 from ._dtype import (  # noqa: E402, F401
     bool,
     double,
@@ -34,7 +35,6 @@ from ._dtype import (  # noqa: E402, F401
     short,
     uint8,
 )
-from ._device import device, get_default_device, set_default_device  # noqa: E402, F401
 from ._format import get_printoptions, set_printoptions  # noqa: E402, F401
 from ._grad_mode import (  # noqa: E402, F401
     enable_grad,
@@ -43,11 +43,10 @@ from ._grad_mode import (  # noqa: E402, F401
     no_grad,
     set_grad_enabled,
 )
-from ._size import Size  # noqa: E402, F401
-from ._tensor import Tensor  # noqa: E402
 from ._ops import FUNCTIONS as _FUNCTIONS  # noqa: E402
 from ._ops.creation import Generator, default_generator  # noqa: E402, F401
-from . import autograd, cuda, events  # noqa: E402, F401
+from ._size import Size  # noqa: E402, F401
+from ._tensor import Tensor  # noqa: E402
 
 globals().update(_FUNCTIONS)
 
@@ -58,16 +57,15 @@ class NotImplementedByEngine(AttributeError, NotImplementedError):
     """Raised for a part of PyTorch's API that gradviz's engine does not implement."""
 
 
-
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def is_floating_point(t) -> object:
+def is_floating_point(t) -> bool:
     return t.is_floating_point()
 
 
-def numel(t) -> object:
+def numel(t) -> int:
     return t.numel()
 
 

@@ -26,6 +26,7 @@ ARRAY_FUNCTIONS = (
     "floor", "ceil", "trunc", "rint", "nan_to_num",
     "greater", "greater_equal", "less", "less_equal", "equal", "not_equal",
     "logical_and", "logical_or", "logical_not", "logical_xor", "isnan", "isinf", "isfinite",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "fmod", "may_share_memory",
     "copyto",
     # linear algebra
     "matmul", "dot", "outer",

@@ -97,7 +97,8 @@ def to_dtype(d) -> dtype:
 
 
 def promote(a: dtype, b: dtype) -> dtype:
-    """PyTorch's promotion between two tensors of the same priority (both dimensioned or both 0-d)."""
+    """PyTorch's promotion between two tensors of the same priority (both dimensioned or
+    both 0-d)."""
     if a is b:
         return a
     if a._kind != b._kind:
@@ -133,7 +134,8 @@ def scalar_result_type(t: dtype, scalar) -> dtype:
     if st is builtins.bool:
         return t
     if isinstance(scalar, np.generic):
-        k = 2 if scalar.dtype.kind == "f" else (1 if scalar.dtype.kind in "iu" else 0)
+        # PyTorch reads a numpy bool as a float number (np.bool_ is no Python bool)
+        k = 1 if scalar.dtype.kind in "iu" else 2
         if k > t._kind:
             return DEFAULTS.float_dtype if k == 2 else int64
         return t

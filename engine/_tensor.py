@@ -74,6 +74,10 @@ class Tensor:
     @staticmethod
     def _wrap(data, B=NUMPY, requires_grad=False, grad_fn=None) -> Tensor:
         """A tensor around ``data`` without copying (the fast path every op uses)."""
+        if isinstance(data, np.generic):
+            # numpy returns scalars, not 0-d arrays, from ops on 0-d arrays; a tensor always
+            # holds an array so that in-place ops (``out=``) and views work on 0-d tensors too
+            data = np.asarray(data)
         t = object.__new__(Tensor)
         t._data = data
         t._B = B
@@ -234,7 +238,11 @@ class Tensor:
         _backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
-        return self._view_of(self._data)
+        # shares storage and the version counter, but is no view for autograd (PyTorch:
+        # ``x.detach()._base is None``), so in-place writes into it never rebase ``self``
+        t = self._view_of(self._data)
+        t._base = None
+        return t
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -355,7 +363,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
+                "Boolean value of Tensor with more than one value is ambiguous"
             )
         return bool(self.item())
 
@@ -388,7 +396,8 @@ class Tensor:
             dtype_name=self._data.dtype.name,
             default_float=dt.DEFAULTS.float_dtype.name,
             device=str(self.device),
-            grad_fn=None if fn is None else fn.name(),
+            # the class name, as PyTorch prints it (NotImplemented's name() is longer)
+            grad_fn=None if fn is None else type(fn).__name__,
             requires_grad=self.requires_grad_flag,
         )
 
@@ -417,13 +426,15 @@ class Tensor:
 
     # --- in-place bookkeeping -----------------------------------------------------------------
     def _check_inplace(self) -> None:
-        if self.requires_grad_flag and self.grad_fn is None and GRAD_MODE.enabled:
-            if self._base is not None:
+        if self.requires_grad_flag and GRAD_MODE.enabled:
+            if self.grad_fn is None:
+                raise RuntimeError(_LEAF_INPLACE)  # a detached copy is a leaf of its own
+            base = self._base
+            if base is not None and base.grad_fn is None and base.requires_grad_flag:
                 raise RuntimeError(
                     "a view of a leaf Variable that requires grad is being used in an "
                     "in-place operation."
                 )
-            raise RuntimeError(_LEAF_INPLACE)
 
     def _bump(self, op: str) -> None:
         self._version[0] += 1
@@ -432,6 +443,10 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         self._check_inplace()
+        if self.requires_grad_flag and GRAD_MODE.enabled:
+            from ._ops.inplace import rebase_history_zero  # ZeroBackward0, as PyTorch records
+
+            return rebase_history_zero(self)
         self._B.copyto(self._data, 0)
         self._bump("zero_")
         if EVENTS.active and self._grad_owner is not None:

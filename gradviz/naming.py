@@ -3,6 +3,7 @@ parameter's qualified name inside an ``nn.Module`` (``0.weight``)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import weakref
 from types import FrameType
@@ -10,6 +11,7 @@ from types import FrameType
 from engine import Tensor
 
 _ENGINE_PREFIXES: tuple[str, ...] = ()
+_EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples") + os.sep
 
 
 def _engine_dirs() -> tuple[str, ...]:
@@ -28,8 +30,11 @@ def user_frames(start: FrameType | None = None):
     """Frames of the user's code, innermost first (skipping the engine and gradviz)."""
     f = start or sys._getframe(1)
     skip = _engine_dirs()
+    examples = _EXAMPLES_DIR
     while f is not None:
-        if not f.f_code.co_filename.startswith(skip):
+        filename = f.f_code.co_filename
+        # the bundled examples live inside gradviz's folder but are the user's scripts
+        if not filename.startswith(skip) or filename.startswith(examples):
             yield f
         f = f.f_back
 
@@ -41,6 +46,11 @@ class LeafNamer:
         # keyed by id: tensors compare elementwise, so they can't be dict keys by value
         self._names: dict[int, tuple[weakref.ref, str]] = {}
         self._counter = 0
+
+    def known(self, t: Tensor) -> str | None:
+        """The name already given to ``t``, without searching (None if it has none yet)."""
+        known = self._names.get(id(t))
+        return known[1] if known is not None and known[0]() is t else None
 
     def name(self, t: Tensor) -> str:
         known = self._names.get(id(t))

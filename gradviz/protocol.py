@@ -77,7 +77,7 @@ class Values:
 
 @dataclass
 class Finished:
-    status: str  # "ok" | "error" | "exit"
+    status: str  # "ok" | "error" | "exit" | "stopped" (KeyboardInterrupt: Stop or Ctrl+C)
     exit_code: int
     error: dict | None = None  # {"type", "message", "line", "file", "traceback"}
     diagnostics: list[dict] = field(default_factory=list)

@@ -71,6 +71,7 @@ class Recorder:
         self._step_outputs: dict = {}  # node -> output tensor, latest backward's graph
         self._op_nodes: list = []
         self._orders: dict = {}
+        self._cleared: set[str] = set()  # leaves whose grad was zeroed since it last grew
 
     # --- engine events ------------------------------------------------------------------------
     def op_did_record(self, node, output, inputs, source) -> None:
@@ -114,6 +115,10 @@ class Recorder:
 
     def grad_did_accumulate(self, tensor, after, contribution, was_empty) -> None:
         name = self.namer.name(tensor)
+        # "empty" for the debugger: nothing there, or cleared (zero_(), zero_grad) since the
+        # last accumulation; otherwise this adds on top of an earlier step's gradient
+        was_empty = was_empty or name in self._cleared
+        self._cleared.discard(name)
         before = 0.0 if was_empty else self._norms.get(name, 0.0)
         after_norm = norm(after)
         contribution_norm = after_norm if before == 0.0 else norm(contribution)
@@ -127,15 +132,20 @@ class Recorder:
         name = self.namer.name(tensor)
         before = self._norms.get(name, 0.0)
         self._norms[name] = 0.0
+        self._cleared.add(name)
         self._events.append(GradEvent(self.step, name, "zero", how=how, norm_before=before,
                                       source=self._user_source()))
 
     def tensor_did_change_inplace(self, tensor, op) -> None:
         # an update of a parameter (``w1 -= lr * w1.grad``): diagnostics need to know that a
         # leaf changed between two accumulations
+        # (Only for leaves already named by a backward: a parameter being initialised inside
+        # nn.Linear.__init__ has no variable name yet, and naming it now would stick.)
         if tensor.requires_grad_flag and tensor.grad_fn is None:
-            self._events.append(GradEvent(self.step, self.namer.name(tensor), "update", how=op,
-                                          source=self._user_source()))
+            name = self.namer.known(tensor)
+            if name is not None:
+                self._events.append(GradEvent(self.step, name, "update", how=op,
+                                              source=self._user_source()))
 
     def backward_did_finish(self, roots) -> None:
         self._finish_step()

@@ -60,6 +60,13 @@ class Graph:
     @property
     def structure_hash(self) -> str:
         """Same hash <=> same boxes, names, shapes and edges (values may differ)."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = self._compute_hash()
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def _compute_hash(self) -> str:
         h = hashlib.blake2b(digest_size=12)
         for n in self.nodes:
             h.update(f"{n.id}|{n.kind}|{n.name}|{n.shape}|{n.dtype}|{n.module};".encode())
@@ -90,6 +97,7 @@ class Graph:
                  "dtype": n.dtype, "device": n.device,
                  "line": n.source.line if n.source else None,
                  "file": n.source.file if n.source else None,
+                 "function": n.source.function if n.source else None,
                  "module": n.module,
                  "saved": [{"name": s, "shape": list(sh)} for s, sh in n.saved]}
                 for n in self.nodes
@@ -102,7 +110,8 @@ class Graph:
     def from_json(cls, data: dict) -> Graph:
         nodes = []
         for n in data["nodes"]:
-            src = Source(n["file"], n["line"]) if n.get("line") is not None else None
+            src = (Source(n["file"], n["line"], n.get("function") or "")
+                   if n.get("line") is not None else None)
             nodes.append(GraphNode(
                 id=n["id"], kind=n["kind"], name=n["name"], shape=tuple(n.get("shape", ())),
                 dtype=n.get("dtype", ""), device=n.get("device", "cpu"), source=src,

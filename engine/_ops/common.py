@@ -68,7 +68,8 @@ def binary_operands(a: Tensor, other):
         x = a._data
         if x.dtype.kind != "f":
             x = x.astype(dt.DEFAULTS.float_dtype.np)
-        return x, other, None
+        # np.float64 is a float subclass: as a plain float it can't widen a float32 array
+        return x, other if other.__class__ is float else float(other), None
     if isinstance(other, SCALAR_TYPES):
         x = a._data
         want = dt.scalar_result_type(a.dtype, other).np

@@ -1,29 +1,31 @@
 """In-place ops (``add_``, ``-=``, ``clamp_`` ...): they write into the tensor's storage,
 bump its version counter (so a saved value that changed is caught in backward) and, in grad
-mode on a non-leaf, move its ``grad_fn`` on to the node of the op (PyTorch's "rebase")."""
+mode on a non-leaf, move its ``grad_fn`` on to the node of the op (PyTorch's "rebase").
+
+Every check runs before anything is written: an op that raises leaves the tensor's data,
+version and ``grad_fn`` as they were.
+"""
 
 from __future__ import annotations
 
-from .._grad_mode import GRAD_MODE
+import numpy as np
+
 from .._device import backend_of
+from .._grad_mode import GRAD_MODE
 from .._tensor import Tensor, edge_of
 from ..autograd.graph import Node
-from .arithmetic import add, div, mul, pow, sub
-from .common import (
-    binary_operands,
-    broadcast_error,
-    method,
-    shape_of,
-    sum_to,
-    torch_type_name,
-)
+from .arithmetic import add, div, floor_divide, fmod, mul, pow, remainder, sub
+from .common import binary_operands, method, sum_to, torch_type_name
 from .pointwise import clamp
 
 __all__: list[str] = []
 
-_UFUNC = {"add_": "add", "sub_": "subtract", "mul_": "multiply", "div_": "divide",
-          "pow_": "power"}
-_OUT_OF_PLACE = {"add_": add, "sub_": sub, "mul_": mul, "div_": div, "pow_": pow}
+_OUT_OF_PLACE = {"add_": add, "sub_": sub, "mul_": mul, "div_": div, "pow_": pow,
+                 "floor_divide_": floor_divide, "remainder_": remainder, "fmod_": fmod}
+# ops whose node reads self's old value in backward: they get a private copy of it (PyTorch
+# clones self for these too); add_ / sub_ nodes keep nothing, so they need no copy
+_READS_SELF = frozenset(("mul_", "div_", "pow_", "remainder_", "fmod_"))
+_OPERANDS = (Tensor, int, float, np.number, np.bool_, np.ndarray)
 
 
 def _cast_error(result_dtype, self_dtype) -> RuntimeError:
@@ -33,10 +35,12 @@ def _cast_error(result_dtype, self_dtype) -> RuntimeError:
     )
 
 
-def _rebase(self: Tensor, result: Tensor, op: str) -> Tensor:
-    """Write ``result`` (computed out of place from a snapshot of self) into self's storage
-    and make self the output of result's node."""
-    B = self._B
+def _can_cast(src, dst) -> bool:
+    return np.can_cast(src, dst, casting="same_kind")
+
+
+def _check_result(self: Tensor, result: Tensor) -> None:
+    """PyTorch's errors for a result that can't be written into self."""
     if result._data.shape != self._data.shape:
         raise RuntimeError(
             f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
@@ -45,28 +49,68 @@ def _rebase(self: Tensor, result: Tensor, op: str) -> Tensor:
     if result._data.dtype != self._data.dtype and \
             not _can_cast(result._data.dtype, self._data.dtype):
         raise _cast_error(result._data.dtype, self._data.dtype)
-    B.copyto(self._data, result._data, casting="unsafe")
-    if result.grad_fn is not None:
-        self.grad_fn = result.grad_fn
+
+
+def _rebase(self: Tensor, result: Tensor, op: str) -> Tensor:
+    """Write ``result`` (computed out of place from a stand-in for self) into self's storage
+    and make self the output of result's node."""
+    _check_result(self, result)
+    self._B.copyto(self._data, result._data, casting="unsafe")
+    node = result.grad_fn
+    if node is not None:
+        self.grad_fn = node
         self._output_nr = 0
         self.requires_grad_flag = True
-        # the node saved the snapshot, not self: later in-place changes of self are harmless
     self._bump(op)
+    if node is not None and node._saved is not None:
+        # a node that saved its output now holds self's value: changing self later must fail
+        node._saved = tuple((self, self._version[0], True) if entry[2] else entry
+                            for entry in node._saved)
     return self
 
 
-def _can_cast(src, dst) -> bool:
-    import numpy as np
+def _stand_in(self: Tensor, copy: bool) -> Tensor:
+    """Self's old value as the op's input: a copy where the node reads it in backward,
+    else self's own array (the write happens only after the out-of-place result exists)."""
+    data = self._B.copy(self._data) if copy else self._data
+    old = Tensor._wrap(data, self._B, self.requires_grad_flag, self.grad_fn)
+    old._output_nr = self._output_nr
+    old._accumulator = self._accumulator
+    if not copy:
+        old._version = self._version
+    return old
 
-    return np.can_cast(src, dst, casting="same_kind")
+
+def _check_overlap(self: Tensor, other: Tensor) -> None:
+    """PyTorch refuses an operand that partly overlaps the tensor written to (``x -= x[0]``):
+    both dense, memory ranges overlapping, yet not the very same elements."""
+    x, y = self._data, other._data
+    if not self._B.may_share_memory(x, y) or not (_dense(x) and _dense(y)):
+        return  # overlaps of strided views are "too hard" for PyTorch too: allowed
+    if x.shape == y.shape and x.strides == y.strides and _address(x) == _address(y):
+        return
+    raise RuntimeError(
+        "unsupported operation: some elements of the input tensor and the written-to tensor "
+        "refer to a single memory location. Please clone() the tensor before performing the "
+        "operation."
+    )
 
 
-def _snapshot(self: Tensor) -> Tensor:
-    """A copy of self that stands in for its old value in the graph."""
-    snap = Tensor._wrap(self._B.copy(self._data), self._B, self.requires_grad_flag, self.grad_fn)
-    snap._output_nr = self._output_nr
-    snap._accumulator = self._accumulator
-    return snap
+def _dense(a) -> bool:
+    """Non-overlapping and dense: some order of the dims makes the array contiguous."""
+    expected = a.itemsize
+    for stride, size in sorted(zip(a.strides, a.shape)):
+        if size == 1:
+            continue
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _address(a) -> int:
+    iface = getattr(a, "__array_interface__", None) or a.__cuda_array_interface__
+    return iface["data"][0]
 
 
 def _recording(self: Tensor, other) -> bool:
@@ -76,75 +120,89 @@ def _recording(self: Tensor, other) -> bool:
 
 
 def inplace_binary(self: Tensor, other, op: str, **kwargs) -> Tensor:
+    """``self.op_(other)``: PyTorch's result, checks and errors, written into self."""
     self._check_inplace()
+    if isinstance(other, Tensor) and other._data is not self._data:
+        _check_overlap(self, other)
+    out_of_place = _OUT_OF_PLACE[op]
     if _recording(self, other):
-        return _rebase(self, _OUT_OF_PLACE[op](_snapshot(self), other, **kwargs), op)
-    ops = binary_operands(self, other)
-    if ops is NotImplemented:
-        raise TypeError(f"{op}(): argument 'other' must be Tensor or Number, "
-                        f"not {type(other).__name__}")
-    x, y, _ = ops
-    B = self._B
-    alpha = kwargs.get("alpha", 1)
-    if alpha != 1:
-        y = B.multiply(y, alpha)
-    if x is not self._data and x.dtype != self._data.dtype:
-        # the promoted type is wider than self's: only same-kind narrowing is allowed
-        if not _can_cast(x.dtype, self._data.dtype):
-            raise _cast_error(x.dtype, self._data.dtype)
-    if op == "div_" and self._data.dtype.kind != "f":
-        raise _cast_error(_float_of(y), self._data.dtype)
-    try:
-        getattr(B, _UFUNC[op])(self._data, y, out=self._data, casting="same_kind")
-    except ValueError:
-        yshape = shape_of(y)
-        raise RuntimeError(
-            f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
-            f"{list(_broadcast(self._data.shape, yshape))}"
-        ) from None
-    except TypeError:
-        raise _cast_error(getattr(y, "dtype", x.dtype), self._data.dtype) from None
+        old = _stand_in(self, op in _READS_SELF)
+        return _rebase(self, out_of_place(old, other, **kwargs), op)
+    ufunc = _FAST_UFUNC.get(op)
+    if ufunc is not None and other.__class__ is not bool and not kwargs.get("rounding_mode") \
+            and _fast(self, other, ufunc, kwargs.get("alpha", 1)):
+        self._bump(op)
+        return self
+    if op == "div_" and self._data.dtype.kind != "f" and kwargs.get("rounding_mode") is None:
+        # true division of an integer tensor can never be written back
+        y = binary_operands(self, other)[1]
+        yk = getattr(y, "dtype", None)
+        raise _cast_error(yk if yk is not None and yk.kind == "f" else np.dtype("float32"),
+                          self._data.dtype)
+    result = out_of_place(self, other, **kwargs)
+    _check_result(self, result)
+    self._B.copyto(self._data, result._data, casting="unsafe")
     self._bump(op)
     return self
 
 
-def _float_of(y):
-    import numpy as np
-
-    return getattr(y, "dtype", np.dtype("float32")) if getattr(y, "dtype", None) is not None \
-        and y.dtype.kind == "f" else np.dtype("float32")
+_FAST_UFUNC = {"add_": "add", "sub_": "subtract", "mul_": "multiply", "div_": "divide"}
 
 
-def _broadcast(a, b):
-    import numpy as np
-
+def _fast(self: Tensor, other, ufunc: str, alpha) -> bool:
+    """The optimizer's hot path (``p.add_(g, alpha=-lr)`` under no_grad): one ufunc writing
+    straight into self, taken only where no promotion or PyTorch check is involved. False
+    leaves everything untouched for the general path (and its errors)."""
+    ops = binary_operands(self, other)
+    if ops is NotImplemented:
+        return False
+    x, y, bt = ops
+    if x is not self._data or x.dtype.kind != "f" or (bt is not None and y.dtype.kind == "b"):
+        return False
+    B = self._B
+    if alpha != 1:
+        y = y * alpha if bt is None else B.multiply(y, alpha)
     try:
-        return np.broadcast_shapes(a, b)
-    except ValueError:
-        raise broadcast_error(a, b) from None
+        getattr(B, ufunc)(x, y, out=x)
+    except ValueError:  # shapes: numpy checks them before writing anything
+        return False
+    return True
 
 
-def _make(op):
+def _make(op: str, torch_name: str):
     def fn(self, other, **kwargs):
+        if not isinstance(other, _OPERANDS):
+            raise TypeError(f"{torch_name}(): argument 'other' (position 1) must be Tensor, not "
+                            f"{type(other).__name__}")
         return inplace_binary(self, other, op, **kwargs)
 
-    fn.__name__ = op
-    return fn
+    def dunder(self, other):
+        if not isinstance(other, _OPERANDS):
+            return NotImplemented  # Python then says "unsupported operand type(s) for +="
+        return inplace_binary(self, other, op)
+
+    fn.__name__ = torch_name
+    fn.__doc__ = f"In-place ``{torch_name}``: writes the result into self, bumps its version."
+    return fn, dunder
 
 
-for _op, _dunder in (("add_", "__iadd__"), ("sub_", "__isub__"), ("mul_", "__imul__"),
-                     ("div_", "__itruediv__"), ("pow_", "__ipow__")):
-    method(_op, _dunder)(_make(_op))
-method("subtract_")(_make("sub_"))
-method("multiply_")(_make("mul_"))
-method("divide_", "true_divide_")(_make("div_"))
+for _op, _names, _dunder in (
+        ("add_", ("add_",), "__iadd__"), ("sub_", ("sub_", "subtract_"), "__isub__"),
+        ("mul_", ("mul_", "multiply_"), "__imul__"),
+        ("div_", ("div_", "divide_", "true_divide_"), "__itruediv__"),
+        ("pow_", ("pow_",), "__ipow__"), ("floor_divide_", ("floor_divide_",), "__ifloordiv__"),
+        ("remainder_", ("remainder_",), "__imod__"), ("fmod_", ("fmod_",), None)):
+    _fn, _dn = _make(_op, _names[0])
+    method(*_names)(_fn)
+    if _dunder is not None:
+        setattr(Tensor, _dunder, _dn)
 
 
 def inplace_unary(self: Tensor, out_of_place, op: str, *args, **kwargs) -> Tensor:
     """``self.op_()``: compute out of place, write back, rebase in grad mode."""
     self._check_inplace()
     if _recording(self, None):
-        return _rebase(self, out_of_place(_snapshot(self), *args, **kwargs), op)
+        return _rebase(self, out_of_place(_stand_in(self, True), *args, **kwargs), op)
     result = out_of_place(self, *args, **kwargs)
     if result._data.dtype != self._data.dtype and \
             not _can_cast(result._data.dtype, self._data.dtype):
@@ -164,8 +222,8 @@ def neg_(self):
     return inplace_unary(self, lambda t: -t, "neg_")
 
 
-class FillBackward0(Node):
-    """``fill_`` / ``zero_`` on a non-leaf in grad mode: the old value no longer matters."""
+class FillBackward2(Node):
+    """``fill_(number)`` on a non-leaf in grad mode: the old value no longer matters."""
 
     __slots__ = ()
 
@@ -173,12 +231,25 @@ class FillBackward0(Node):
         return (backend_of(g).zeros_like(g),)
 
 
-def rebase_history_fill(self: Tensor, value) -> Tensor:
+class ZeroBackward0(FillBackward2):
+    """``zero_()`` on a non-leaf in grad mode."""
+
+    __slots__ = ()
+
+
+def rebase_history_fill(self: Tensor, value, node_cls=FillBackward2, op: str = "fill_"):
+    """``fill_`` / ``zero_`` on a tensor that requires grad (grad mode, not a leaf): write the
+    value and record the node whose gradient for the old value is zero."""
     self._B.copyto(self._data, value)
-    self.grad_fn = FillBackward0((self._edge(),))
+    self.grad_fn = node_cls((self._edge(),))
     self._output_nr = 0
-    self._bump("fill_")
+    self._bump(op)
     return self
+
+
+def rebase_history_zero(self: Tensor) -> Tensor:
+    """``zero_()`` in grad mode on a tensor that requires grad (ZeroBackward0)."""
+    return rebase_history_fill(self, 0, ZeroBackward0, "zero_")
 
 
 class CopyBackwards(Node):
@@ -187,8 +258,11 @@ class CopyBackwards(Node):
     __slots__ = ("src_shape", "src_dtype")
 
     def backward(self, g):
-        gs = sum_to(backend_of(g), g, self.src_shape).astype(self.src_dtype, copy=False)
-        return (None, gs)
+        B = backend_of(g)
+        gs = sum_to(B, g, self.src_shape).astype(self.src_dtype, copy=False)
+        # the overwritten old value gets an explicit zero gradient, as in PyTorch
+        gd = B.zeros_like(g) if self.next_functions[0][0] is not None else None
+        return (gd, gs)
 
 
 def copy_(self: Tensor, src) -> Tensor:

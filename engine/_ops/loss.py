@@ -216,7 +216,7 @@ def nll_loss(input: Tensor, target: Tensor, weight=None, size_average=None,  # n
     if nd < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {nd})")
     if nd != 1 and (target._data.ndim == 0 or input._data.shape[0] != target._data.shape[0]):
-        got = target._data.shape[0] if target._data.ndim else 1
+        got = target._data.shape[0] if target._data.ndim else 0  # PyTorch says 0 for 0-d
         raise ValueError(
             f"Expected input batch_size ({input._data.shape[0]}) to match target batch_size "
             f"({got})."

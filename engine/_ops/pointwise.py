@@ -11,7 +11,6 @@ from .._device import backend_of
 from .._grad_mode import GRAD_MODE
 from .._tensor import Tensor, edge_of, needs_grad, record
 from ..autograd.graph import Node
-from . import inplace as _inplace_ops  # circular (inplace imports clamp); used at call time only
 from .common import SCALAR_TYPES, binary_operands, broadcast_error, method, same_device, sum_to
 
 __all__ = [
@@ -27,6 +26,16 @@ def _zero(B, dtype):
     """A 0-d zero of ``dtype``: the "else" branch of ``where`` without promoting the result
     (a Python ``0`` would leave the dtype to each library's promotion rules)."""
     return B.zeros((), dtype=dtype)
+
+
+# Elementwise gradient masks are applied as ``g * mask``, not ``where(mask, g, 0)``: numpy's
+# ``where`` on a data-dependent mask is ~20x slower, and relu / clamp / maximum sit on the
+# hot path. The two differ only where the incoming gradient is itself inf or NaN at a
+# masked-out position (PyTorch writes 0 there, the product gives NaN).
+#
+# numpy's maximum / minimum return the *second* operand when the two compare equal, PyTorch's
+# return the first: calls below put the tensor second so that ties of -0.0 and 0.0 keep its
+# value, as PyTorch prints them (``relu(-0.)`` is ``-0.``).
 
 
 def _to_input(B, g, shape, dtype):
@@ -46,7 +55,7 @@ def _float_data(input: Tensor):
 
 def _sign(B, x):
     """PyTorch's sign: like numpy's, except that NaN maps to 0 (``(0 < x) - (x < 0)``)."""
-    return B.nan_to_num(B.sign(x), copy=False)
+    return B.nan_to_num(B.sign(x))
 
 
 def _not_for_bool(input: Tensor, kernel: str) -> None:
@@ -66,8 +75,8 @@ class _SelfNode(Node):
 
 
 class _ResultNode(Node):
-    """A node whose backward reads the op's result; in-place variants re-point the version
-    check at the tensor that now holds it (see ``_inplace``)."""
+    """A node whose backward reads the op's result (saved as an output: in-place changes of
+    the result, or of the tensor an in-place variant wrote it into, are caught)."""
 
     __slots__ = ("result",)
     _holds_values = True
@@ -103,15 +112,11 @@ def _finish(input: Tensor, x, out, node_cls) -> Tensor:
 
 
 def _inplace(self: Tensor, out_of_place, op: str, *args, **kwargs) -> Tensor:
-    """``self.op_()`` through ``inplace_unary``. A node that saved the result must check
-    *self* afterwards (self now holds that result): ``x.exp_(); x.mul_(2)`` then fails in
-    backward, as in PyTorch."""
-    before = self.grad_fn
-    _inplace_ops.inplace_unary(self, out_of_place, op, *args, **kwargs)
-    node = self.grad_fn
-    if node is not before and isinstance(node, _ResultNode):
-        node.save(outputs=(self,))
-    return self
+    """``self.op_()`` through ``inplace_unary`` (which also re-points a saved result at self,
+    so ``x.exp_(); x.mul_(2)`` fails in backward as in PyTorch)."""
+    from .inplace import inplace_unary  # here: inplace.py imports this module (clamp_)
+
+    return inplace_unary(self, out_of_place, op, *args, **kwargs)
 
 
 # --- relu / exp / log / tanh / sigmoid ----------------------------------------------------------
@@ -123,7 +128,7 @@ class ReluBackward0(_ResultNode):
 
     def backward(self, g):
         B = backend_of(g)
-        return (B.where(B.less_equal(self.result, 0), _zero(B, g.dtype), g),)
+        return (B.multiply(g, B.logical_not(B.less_equal(self.result, 0))),)
 
 
 @method("relu")
@@ -132,7 +137,7 @@ def relu(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's argument name
     if input._data.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
     x = input._data
-    return _finish(input, x, input._B.maximum(x, 0), ReluBackward0)
+    return _finish(input, x, input._B.maximum(0, x), ReluBackward0)
 
 
 @method("relu_")
@@ -546,20 +551,22 @@ class MaximumBackward0(Node):
 
     __slots__ = ("a", "b", "a_shape", "b_shape", "a_dtype", "b_dtype")
     _holds_values = True
-    _loses_to = "less"  # a gets nothing where a < b (for maximum)
+    _loses_to = "less"  # an operand gets nothing where it is less than the other
 
     def backward(self, g):
         B = backend_of(g)
         a, b = self.a, self.b
-        zero = _zero(B, g.dtype)
-        shared = B.where(B.equal(a, b), B.multiply(g, 0.5), g)
+        loses = getattr(B, self._loses_to)
+        # weight = (not losing) - 0.5 * tied: 1 where it wins or a NaN is involved, 0.5 on
+        # a tie, 0 where it loses
+        half_tie = B.multiply(B.equal(a, b), g.dtype.type(0.5))
         ga = gb = None
         if self.next_functions[0][0] is not None:
-            lose = getattr(B, self._loses_to)(a, b)
-            ga = _to_input(B, B.where(lose, zero, shared), self.a_shape, self.a_dtype)
+            weight = B.subtract(B.logical_not(loses(a, b)), half_tie)
+            ga = _to_input(B, B.multiply(g, weight), self.a_shape, self.a_dtype)
         if self.next_functions[1][0] is not None:
-            lose = getattr(B, self._loses_to)(b, a)
-            gb = _to_input(B, B.where(lose, zero, shared), self.b_shape, self.b_dtype)
+            weight = B.subtract(B.logical_not(loses(b, a)), half_tie)
+            gb = _to_input(B, B.multiply(g, weight), self.b_shape, self.b_dtype)
         return ga, gb
 
     def _drop_values(self):
@@ -582,7 +589,7 @@ def _extremum(input, other, name: str, ufunc: str, node_cls, position: int) -> T
     x, y, _ = binary_operands(input, other)
     B = input._B
     try:
-        out = getattr(B, ufunc)(x, y)
+        out = getattr(B, ufunc)(y, x)  # x second: it wins ties, as in PyTorch
     except ValueError:
         raise broadcast_error(x.shape, y.shape) from None
     if needs_grad(input, other):
@@ -634,7 +641,7 @@ class ClampBackward1(Node):
             keep = B.less_equal(x, hi)
         else:
             keep = B.logical_and(B.greater_equal(x, lo), B.less_equal(x, hi))
-        return (B.where(keep, g, _zero(B, g.dtype)),)
+        return (B.multiply(g, keep),)
 
     def _drop_values(self):
         self.x = None
@@ -660,14 +667,18 @@ def _clamp_numbers(input: Tensor, lo, hi, node_cls) -> Tensor:
     for bound in (lo, hi):
         if bound is not None:
             want = dt.scalar_result_type(want, bound)
+    if want is dt.bool:
+        kernel = "clamp_scalar_cpu" if lo is not None and hi is not None else (
+            "clamp_min_scalar_cpu" if hi is None else "clamp_max_scalar_cpu")
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
     if x.dtype != want.np:
         x = x.astype(want.np)
     if hi is None:
-        out = B.maximum(x, lo)
+        out = B.maximum(lo, x)
     elif lo is None:
-        out = B.minimum(x, hi)
+        out = B.minimum(hi, x)
     else:
-        out = B.minimum(B.maximum(x, lo), hi)
+        out = B.minimum(hi, B.maximum(lo, x))
     if needs_grad(input):
         node = node_cls((input._edge(),))
         node.x, node.lo, node.hi = x, lo, hi
@@ -690,7 +701,6 @@ class ClampBackward0(Node):
     def backward(self, g):
         B = backend_of(g)
         x, lo, hi = self.x, self.lo, self.hi
-        zero = _zero(B, g.dtype)
         wanted = [nf[0] is not None for nf in self.next_functions]
         grads = [None, None, None]
         for slot, want in zip(self._outputs, wanted):
@@ -711,7 +721,7 @@ class ClampBackward0(Node):
                 keep = B.greater(x, hi)
                 if lo is not None:
                     keep = B.logical_or(keep, B.less(hi, lo))
-            grads[slot] = _to_input(B, B.where(keep, g, zero), self.shapes[slot],
+            grads[slot] = _to_input(B, B.multiply(g, keep), self.shapes[slot],
                                     self.dtypes[slot])
         return tuple(grads[slot] for slot in self._outputs)
 
@@ -763,9 +773,9 @@ def _clamp_tensors(input: Tensor, lo, hi, node_cls) -> Tensor:
     try:
         out = x
         if lo_a is not None:
-            out = B.maximum(out, lo_a)
+            out = B.maximum(lo_a, out)
         if hi_a is not None:
-            out = B.minimum(out, hi_a)
+            out = B.minimum(hi_a, out)
     except ValueError:
         shapes = [a.shape for a in arrays if a is not None]
         raise _first_broadcast_error(shapes) from None
@@ -814,7 +824,9 @@ def _clamp_dispatch(input: Tensor, lo, hi, name: str):
     if (lo_t and hi_t) or other is None:
         return "tensors", lo, hi
     tensor = lo if lo_t else hi
-    if tensor._data.ndim == 0 and isinstance(other, SCALAR_TYPES):
+    # PyTorch's parser reads a 0-d tensor as a Number, unless it requires grad
+    if tensor._data.ndim == 0 and not tensor.requires_grad_flag and \
+            isinstance(other, SCALAR_TYPES):
         return "numbers", (lo.item() if lo_t else lo), (hi.item() if hi_t else hi)
     raise TypeError(
         f"{name}() received an invalid combination of arguments - got (Tensor, "

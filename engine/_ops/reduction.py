@@ -1,51 +1,103 @@
-"""Reductions: ``sum`` and ``mean`` (over everything or over dims)."""
+"""Reductions: ``sum`` and ``mean`` (over everything or over dims).
+
+PyTorch records SumBackward0 / MeanBackward0 only for a call without any ``dim`` argument;
+passing ``dim`` at all, even ``None`` or ``()``, selects the dim overload (SumBackward1 /
+MeanBackward1), and an empty dim list reduces over every dimension.
+"""
 
 from __future__ import annotations
+
+import builtins
 
 from .. import _dtype as dt
 from .._device import backend_of
 from .._tensor import Tensor, needs_grad, record
 from ..autograd.graph import Node
-from .common import method, wrap_dim
+from .common import method, torch_type_name, wrap_dim
 
 __all__ = ["sum", "mean"]
 
+_UNSET = object()  # no dim argument at all (the overload without dims)
 
-def _dims(dim, ndim: int) -> tuple:
-    if isinstance(dim, int):
+
+def _signature_error(name: str, args: tuple, got: str = "") -> TypeError:
+    got = got or ", ".join(type(a).__name__ for a in args)
+    return TypeError(
+        f"{name}() received an invalid combination of arguments - got ({got}), but expected "
+        "one of:\n * (*, torch.dtype dtype = None)\n"
+        " * (tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = None)\n"
+    )
+
+
+def _dims(name: str, dim, ndim: int):
+    """The reduced dims, wrapped and checked; None for all of them."""
+    if dim is None:
+        return None
+    if isinstance(dim, Tensor):
+        dim = dim.item()
+    if isinstance(dim, int) and not isinstance(dim, builtins.bool):
         return (wrap_dim(dim, ndim),)
-    seen = tuple(wrap_dim(d, ndim) for d in dim)
-    if len(set(seen)) != len(seen):
-        raise RuntimeError(f"dim {seen[0]} appears multiple times in the list of dims")
-    return seen
+    if not isinstance(dim, (tuple, list)):
+        raise _signature_error(name, (dim,))
+    if len(dim) == 0:
+        return None
+    out = []
+    for d in dim:
+        if not isinstance(d, int) or isinstance(d, builtins.bool):
+            raise TypeError(
+                f"{name}(): argument 'dim' failed to unpack the object at pos {len(out) + 1} "
+                f'with error "type must be tuple of ints,but got {type(d).__name__}"'
+            )
+        w = wrap_dim(d, ndim)
+        if w in out:
+            raise RuntimeError(f"dim {w} appears multiple times in the list of dims")
+        out.append(w)
+    return tuple(out)
+
+
+def _resolve(name: str, dim, axis, ndim: int):
+    """(dims or None for all, whether a dim argument was given at all)."""
+    if axis is not _UNSET:  # numpy's spelling, which PyTorch accepts too
+        dim = axis
+    if dim is _UNSET:
+        return None, False
+    dims = _dims(name, dim, ndim)
+    if ndim == 0 or (dims is not None and len(dims) == ndim):
+        dims = None
+    return dims, True
 
 
 def _expand_back(B, g, in_shape, dims, keepdim):
     """Broadcast a reduced gradient back over the reduced dims (a view, never a copy)."""
-    if dims is not None and not keepdim and len(in_shape):
-        shape = list(in_shape)
-        for d in dims:
-            shape[d] = 1
-        g = B.reshape(g, tuple(shape))
+    if not keepdim and len(in_shape):
+        if dims is None:
+            g = B.reshape(g, (1,) * len(in_shape))
+        else:
+            shape = list(in_shape)
+            for d in dims:
+                shape[d] = 1
+            g = B.reshape(g, tuple(shape))
     return B.broadcast_to(g, in_shape)
 
 
 class SumBackward0(Node):
     """``t.sum()`` over all elements."""
 
-    __slots__ = ("in_shape",)
+    __slots__ = ("in_shape", "in_dtype")
 
     def backward(self, g):
-        return (backend_of(g).broadcast_to(g, self.in_shape),)
+        g = backend_of(g).broadcast_to(g, self.in_shape)
+        return (g if self.in_dtype is None else g.astype(self.in_dtype),)
 
 
 class SumBackward1(Node):
     """``t.sum(dim, keepdim)``."""
 
-    __slots__ = ("in_shape", "dims", "keepdim")
+    __slots__ = ("in_shape", "dims", "keepdim", "in_dtype")
 
     def backward(self, g):
-        return (_expand_back(backend_of(g), g, self.in_shape, self.dims, self.keepdim),)
+        g = _expand_back(backend_of(g), g, self.in_shape, self.dims, self.keepdim)
+        return (g if self.in_dtype is None else g.astype(self.in_dtype),)
 
 
 def _sum_dtype(x, dtype):
@@ -56,77 +108,103 @@ def _sum_dtype(x, dtype):
     return None
 
 
+def _keep_all(B, out, ndim: int):
+    return B.reshape(out, (1,) * ndim)
+
+
 @method("sum")
-def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A001, A002
+def sum(input: Tensor, dim=_UNSET, keepdim: bool = False, *, dtype=None,  # noqa: A001, A002
+        axis=_UNSET):
+    """Sum over all elements (SumBackward0) or over ``dim`` (SumBackward1); integer and bool
+    tensors sum to int64 unless ``dtype`` says otherwise."""
     B = input._B
     x = input._data
+    if not isinstance(keepdim, builtins.bool):
+        raise _signature_error("sum", (dim, keepdim))
+    dims, with_dim = _resolve("sum", dim, axis, x.ndim)
+    if keepdim and not with_dim:
+        raise _signature_error("sum", (), "keepdim=bool, ")
     want = _sum_dtype(x, dtype)
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0 and x.ndim == 0):
-        out = B.sum(x, dtype=want)
-        if not hasattr(out, "shape") or out.shape != ():
-            out = B.asarray(out)
-        if needs_grad(input):
-            node = SumBackward0((input._edge(),))
-            node.in_shape = x.shape
-            return record(out, B, node, (input,))
-        return Tensor._wrap(out, B)
-    dims = _dims(dim, x.ndim) if x.ndim else ()
-    out = B.sum(x, axis=dims, keepdims=keepdim, dtype=want) if x.ndim else B.copy(x)
-    out = B.asarray(out)
+    out = B.sum(x, axis=dims, dtype=want, keepdims=keepdim)
+    if not hasattr(out, "shape"):  # numpy hands back a scalar for a full reduction
+        out = B.asarray(out)
     if needs_grad(input):
-        node = SumBackward1((input._edge(),))
-        node.in_shape, node.dims, node.keepdim = x.shape, dims, keepdim
+        in_dtype = None if out.dtype == x.dtype else x.dtype
+        if with_dim:
+            node = SumBackward1((input._edge(),))
+            node.dims, node.keepdim = dims, keepdim
+        else:
+            node = SumBackward0((input._edge(),))
+        node.in_shape, node.in_dtype = x.shape, in_dtype
         return record(out, B, node, (input,))
     return Tensor._wrap(out, B)
 
 
 class MeanBackward0(Node):
-    __slots__ = ("in_shape", "count")
+    __slots__ = ("in_shape", "count", "in_dtype")
 
     def backward(self, g):
         B = backend_of(g)
-        return (B.broadcast_to(B.divide(g, self.count), self.in_shape),)
+        g = B.broadcast_to(B.divide(g, self.count), self.in_shape)
+        return (g if self.in_dtype is None else g.astype(self.in_dtype),)
 
 
 class MeanBackward1(Node):
-    __slots__ = ("in_shape", "dims", "keepdim", "count")
+    __slots__ = ("in_shape", "dims", "keepdim", "count", "in_dtype")
 
     def backward(self, g):
         B = backend_of(g)
-        return (_expand_back(B, B.divide(g, self.count), self.in_shape, self.dims, self.keepdim),)
+        g = _expand_back(B, B.divide(g, self.count), self.in_shape, self.dims, self.keepdim)
+        return (g if self.in_dtype is None else g.astype(self.in_dtype),)
 
 
 @method("mean")
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A002
+def mean(input: Tensor, dim=_UNSET, keepdim: bool = False, *, dtype=None,  # noqa: A002
+         axis=_UNSET):
+    """Mean over all elements (MeanBackward0) or over ``dim`` (MeanBackward1); floating point
+    only (or a floating ``dtype``), as in PyTorch."""
     B = input._B
     x = input._data
+    if not isinstance(keepdim, builtins.bool):
+        raise _signature_error("mean", (dim, keepdim))
     if dtype is not None:
-        x = x.astype(dt.to_dtype(dtype).np)
-    if x.dtype.kind not in "fc":
+        want = dt.to_dtype(dtype).np
+        if want.kind != "f":
+            raise RuntimeError(
+                "mean(): could not infer output dtype. Optional dtype must be either a floating "
+                f"point or complex dtype. Got: {torch_type_name(want)}"
+            )
+        x = x.astype(want, copy=False)
+    elif x.dtype.kind != "f":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
-            f"or complex dtype. Got: {_type_word(x.dtype)}"
+            f"or complex dtype. Got: {torch_type_name(x.dtype)}"
         )
-    if dim is None:
-        out = B.asarray(B.mean(x))
-        if needs_grad(input):
-            node = MeanBackward0((input._edge(),))
-            node.in_shape, node.count = x.shape, max(x.size, 1)
-            return record(out, B, node, (input,))
-        return Tensor._wrap(out, B)
-    dims = _dims(dim, x.ndim) if x.ndim else ()
-    out = B.asarray(B.mean(x, axis=dims, keepdims=keepdim)) if x.ndim else B.copy(x)
-    if needs_grad(input):
-        node = MeanBackward1((input._edge(),))
+    dims, with_dim = _resolve("mean", dim, axis, x.ndim)
+    if keepdim and not with_dim:
+        raise _signature_error("mean", (), "keepdim=bool, ")
+    if dims is None:
+        count = x.size
+    else:
         count = 1
         for d in dims:
             count *= x.shape[d]
-        node.in_shape, node.dims, node.keepdim, node.count = x.shape, dims, keepdim, count
+    # sum / count is what numpy's mean computes, minus its warning for an empty slice
+    # (PyTorch returns NaN there silently); half precision accumulates in float32, as numpy's
+    half = x.dtype == dt.float16.np
+    out = B.sum(x, axis=dims, keepdims=keepdim, dtype=dt.float32.np if half else None)
+    out = B.divide(out, count)
+    if half:
+        out = out.astype(x.dtype)
+    if not hasattr(out, "shape"):
+        out = B.asarray(out)
+    if needs_grad(input):
+        in_dtype = None if x.dtype == input._data.dtype else input._data.dtype
+        if with_dim:
+            node = MeanBackward1((input._edge(),))
+            node.dims, node.keepdim = dims, keepdim
+        else:
+            node = MeanBackward0((input._edge(),))
+        node.in_shape, node.count, node.in_dtype = x.shape, count, in_dtype
         return record(out, B, node, (input,))
     return Tensor._wrap(out, B)
-
-
-def _type_word(np_dtype) -> str:
-    from .common import torch_type_name
-
-    return torch_type_name(np_dtype)

@@ -46,8 +46,11 @@ def _views_of(input: Tensor, parts, node) -> tuple:
     return outs
 
 
-def _sizes(args) -> tuple:
-    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size(...))`` as a tuple of ints."""
+def _sizes(args, fn: str = "", arg: str = "size") -> tuple:
+    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size(...))`` as a tuple of ints;
+    no sizes at all is PyTorch's missing-argument error for ``fn``."""
+    if not args and fn:
+        raise TypeError(f'{fn}() missing 1 required positional arguments: "{arg}"')
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = args[0]
     return tuple(operator.index(s) for s in args)
@@ -101,9 +104,9 @@ def _infer_shape(shape, numel: int) -> tuple:
     shape = _sizes(shape)
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
-    for s in shape:
+    for i, s in enumerate(shape):
         if s < -1:
-            raise RuntimeError(f"invalid shape dimension {s}")
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {_list(shape)}")
     known = math.prod(s for s in shape if s != -1)
     if -1 in shape:
         if known == 0:
@@ -129,6 +132,12 @@ class ViewBackward0(Node):
 
 
 class UnsafeViewBackward0(ViewBackward0):
+    __slots__ = ()
+
+
+class ReshapeAliasBackward0(ViewBackward0):
+    """``reshape`` of a non-contiguous tensor whose strides still allow a view."""
+
     __slots__ = ()
 
 
@@ -183,7 +192,8 @@ def reshape(input: Tensor, *shape):  # noqa: A002
     new = _infer_shape(shape, x.size)
     data = _as_view(input._B, x, new)
     if data is not None:
-        return _view_result(input, data, ViewBackward0, in_shape=x.shape)
+        node_cls = ViewBackward0 if input._B.is_contiguous(x) else ReshapeAliasBackward0
+        return _view_result(input, data, node_cls, in_shape=x.shape)
     return _unsafe_view(clone(input), new)
 
 
@@ -283,7 +293,7 @@ class PermuteBackward0(Node):
 @method("permute")
 def permute(input: Tensor, *dims):  # noqa: A002
     """A view with the dims reordered."""
-    dims = _sizes(dims)
+    dims = _sizes(dims, "permute", "dims")
     x = input._data
     if len(dims) != x.ndim:
         raise RuntimeError(
@@ -311,9 +321,9 @@ _T_WARNING = (
 
 def _T(self):  # noqa: N802
     # PyTorch records PermuteBackward0 for every rank (an identity permute below 2-D) and
-    # warns where reversing all dims is probably not what was meant
+    # warns for every rank but 2
     n = self._data.ndim
-    if n > 2:
+    if n == 1 or n > 2:
         warnings.warn(_T_WARNING, UserWarning, stacklevel=2)
     elif n == 0:
         warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity "
@@ -516,7 +526,7 @@ def _expanded_shape(input: Tensor, sizes: tuple) -> tuple:
 def expand(input: Tensor, *sizes):  # noqa: A002
     """A broadcast view of ``input`` with size-1 dims stretched to ``sizes`` (-1 keeps a dim)."""
     x = input._data
-    shape = _expanded_shape(input, _sizes(sizes))
+    shape = _expanded_shape(input, _sizes(sizes, "expand"))
     if math.prod(shape) == x.size:
         # nothing is repeated (only size-1 dims added): an ordinary writable view
         data = _as_view(input._B, x, shape)
@@ -552,7 +562,7 @@ class RepeatBackward0(Node):
 @method("repeat")
 def repeat(input: Tensor, *repeats):  # noqa: A002
     """``input`` tiled ``repeats[i]`` times along each dim (a copy)."""
-    reps = _sizes(repeats)
+    reps = _sizes(repeats, "repeat", "repeats")
     x = input._data
     if len(reps) < x.ndim:
         raise RuntimeError(
@@ -787,7 +797,6 @@ class StackBackward0(Node):
     __slots__ = ("dim", "dtypes")
 
     def backward(self, g):
-        B = backend_of(g)
         out = []
         lead = (slice(None),) * self.dim
         for i, ((nxt, _), dtype) in enumerate(zip(self.next_functions, self.dtypes)):

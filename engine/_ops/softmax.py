@@ -64,6 +64,12 @@ def _prepare(input: Tensor, dim, dtype, name: str):  # noqa: A002 - PyTorch's ar
     return input, d
 
 
+def _contiguous(B, x):
+    # PyTorch's softmax kernels write a fresh contiguous result whatever the input's
+    # strides; numpy would keep a transposed layout, and a later view() would then differ
+    return x if B.is_contiguous(x) else B.ascontiguousarray(x)
+
+
 def _softmax(B, x, axis: int):
     e = B.exp(B.subtract(x, B.amax(x, axis=axis, keepdims=True)))
     return B.divide(e, B.sum(e, axis=axis, keepdims=True), out=e)
@@ -84,7 +90,7 @@ def softmax(input: Tensor, dim=_MISSING, dtype=None) -> Tensor:  # noqa: A002
     """
     input, axis = _prepare(input, dim, dtype, "softmax")  # noqa: A001
     B = input._B
-    x = input._data
+    x = _contiguous(B, input._data)
     if x.ndim == 0:
         # numpy ufuncs turn 0-d arrays into scalars; work on one element and reshape back
         out = B.reshape(_softmax(B, B.reshape(x, (1,)), 0), ())
@@ -109,7 +115,7 @@ def log_softmax(input: Tensor, dim=_MISSING, dtype=None) -> Tensor:  # noqa: A00
     """
     input, axis = _prepare(input, dim, dtype, "log_softmax")  # noqa: A001
     B = input._B
-    x = input._data
+    x = _contiguous(B, input._data)
     if x.ndim == 0:
         out = B.reshape(_log_softmax(B, B.reshape(x, (1,)), 0), ())
         axis = None

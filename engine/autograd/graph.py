@@ -16,8 +16,8 @@ import itertools
 import re
 import sys
 
-from .._grad_mode import GRAD_MODE
 from .._device import backend_of
+from .._grad_mode import GRAD_MODE
 from ..events import EVENTS
 
 _sequence = itertools.count()
@@ -139,7 +139,8 @@ def _modified_message(t, version: int, producer) -> str:
     node = producer if producer is not None else t.grad_fn
     where = ""
     if node is not None:
-        short = re.sub(r"Backward\d*$", "", node.name())
+        # PyTorch drops "Backward0" but keeps other overload numbers: Add, Pow2, Sum1
+        short = re.sub(r"Backward(0$)?", "", type(node).__name__, count=1)
         where = f", which is output {t._output_nr} of {short},"
     shape = ", ".join(str(s) for s in t.shape)
     return (
@@ -280,8 +281,10 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
                         res = hook(_wrap_all(buf, node))
                         if res is not None:
                             buf = [None if r is None else r._data for r in res]
-            if run and any(g is not None for g in buf):
-                node.check_saved()
+            if run and (buf[0] is not None if len(buf) == 1
+                        else any(g is not None for g in buf)):
+                if node._saved is not None or node._freed:
+                    node.check_saved()
                 out = node.apply(buf)
                 if node._post_hooks:
                     for hook in node._post_hooks:
@@ -290,7 +293,7 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
                             out = tuple(None if r is None else r._data for r in res)
                 if listening:
                     EVENTS.emit("node_did_execute", node, buf, out)
-                if not retain_graph:
+                if not retain_graph and (node._saved is not None or node._holds_values):
                     node.release()
             else:
                 out = ()

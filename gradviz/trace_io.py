@@ -1,0 +1,175 @@
+"""Saving a run to a ``.json`` trace and loading it back for post-mortem viewing (no script
+runs). The format is versioned; unknown or corrupt files give one clear error."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .protocol import Finished, GraphChanged, StepRecorded, Values
+from .session import RunTrace
+from .trace import GradEvent, Graph, NodeRun, Source, Step, TensorSummary
+
+FORMAT = "gradviz-trace"
+VERSION = 1
+
+
+class TraceFileError(ValueError):
+    """A file that is not a gradviz trace, or one damaged beyond reading."""
+
+
+def _num(x):
+    if x is None or isinstance(x, (int, str)) or math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _unnum(x):
+    return float(x) if isinstance(x, str) else x
+
+
+def _src(s: Source | None):
+    return None if s is None else [s.file, s.line, s.function]
+
+
+def _unsrc(v) -> Source | None:
+    return None if v is None else Source(v[0], v[1], v[2] if len(v) > 2 else "")
+
+
+def _summary(s: TensorSummary | None):
+    if s is None:
+        return None
+    return [list(s.shape), _num(s.norm), _num(s.min), _num(s.max), _num(s.mean), s.nonfinite]
+
+
+def _unsummary(v) -> TensorSummary | None:
+    if v is None:
+        return None
+    return TensorSummary(tuple(v[0]), *(_unnum(x) for x in v[1:5]), v[5])
+
+
+def _array(a):
+    if a is None:
+        return None
+    a = np.asarray(a)
+    return {"dtype": a.dtype.name, "shape": list(a.shape),
+            "data": [_num(float(x)) if a.dtype.kind == "f" else x.item() for x in a.ravel()]}
+
+
+def _unarray(v):
+    if v is None:
+        return None
+    flat = [_unnum(x) for x in v["data"]]
+    return np.asarray(flat, dtype=v["dtype"]).reshape(v["shape"])
+
+
+def to_json(trace: RunTrace) -> dict:
+    """Everything the viewer needs to show the run again: graphs, steps, events, values."""
+    steps = []
+    for s in trace.steps:
+        steps.append({
+            "index": s.index, "structure": s.structure, "loss": _num(s.loss),
+            "order": list(s.order), "grad_norms": {k: _num(v) for k, v in s.grad_norms.items()},
+            "seconds": s.seconds, "source": _src(s.source),
+            "detail": None if s.detail is None else [
+                [r.node, [_summary(g) for g in r.grads_in], [_summary(g) for g in r.grads_out]]
+                for r in s.detail
+            ],
+        })
+    values = None
+    if trace.values is not None:
+        values = {
+            "step": trace.values.step,
+            "nodes": {str(k): {"data": _array(v.get("data")), "grad": _array(v.get("grad")),
+                               "data_summary": _summary(v.get("data_summary")),
+                               "grad_summary": _summary(v.get("grad_summary")),
+                               "version": v.get("version")}
+                      for k, v in trace.values.values.items()},
+        }
+    fin = trace.finished
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "script": trace.script,
+        "device": trace.device,
+        "graphs": {h: g.to_json() for h, g in trace.graphs.items()},
+        "steps": steps,
+        "grad_events": [
+            [e.step, e.leaf, e.kind, e.how, e.was_empty, _num(e.norm_before), _num(e.norm_after),
+             _num(e.contribution_norm), _src(e.source)]
+            for e in trace.grad_events
+        ],
+        "values": values,
+        "finished": None if fin is None else {
+            "status": fin.status, "exit_code": fin.exit_code, "error": fin.error,
+        },
+    }
+
+
+def save(trace: RunTrace, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_json(trace)), encoding="utf-8")
+
+
+def load(path: str | Path) -> RunTrace:
+    """Read a trace written by :func:`save`; raises TraceFileError with a clear message."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TraceFileError(f"{p}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TraceFileError(f"{p} is not a gradviz trace (not valid JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise TraceFileError(f"{p} is not a gradviz trace (written by `gradviz run --export`)")
+    if data.get("version") != VERSION:
+        raise TraceFileError(
+            f"{p} is a gradviz trace of version {data.get('version')}; this gradviz reads "
+            f"version {VERSION}"
+        )
+    try:
+        return _from_json(data)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise TraceFileError(f"{p} is a damaged gradviz trace ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def _from_json(data: dict) -> RunTrace:
+    trace = RunTrace()
+    trace.script = data.get("script", "")
+    trace.device = data.get("device", "cpu")
+    for g in data["graphs"].values():
+        trace.apply(GraphChanged(-1, Graph.from_json(g)))
+    by_step: dict[int, list[GradEvent]] = {}
+    for e in data["grad_events"]:
+        ev = GradEvent(e[0], e[1], e[2], e[3], e[4], _unnum(e[5]), _unnum(e[6]), _unnum(e[7]),
+                       _unsrc(e[8]))
+        by_step.setdefault(ev.step, []).append(ev)
+    for s in data["steps"]:
+        detail = None
+        if s.get("detail") is not None:
+            detail = tuple(NodeRun(r[0], tuple(_unsummary(g) for g in r[1]),
+                                   tuple(_unsummary(g) for g in r[2])) for r in s["detail"])
+        step = Step(s["index"], s["structure"], _unnum(s["loss"]), tuple(s["order"]), detail,
+                    {k: _unnum(v) for k, v in s["grad_norms"].items()}, s.get("seconds", 0.0),
+                    _unsrc(s.get("source")))
+        trace.apply(StepRecorded(step, by_step.pop(step.index, []), detail is not None))
+    leftover = [e for events in by_step.values() for e in events]
+    if leftover:
+        last = trace.steps[-1].index if trace.steps else -1
+        trace.apply(StepRecorded(Step(last, "", None), leftover, False))
+    if data.get("values"):
+        v = data["values"]
+        trace.apply(Values(v["step"], {
+            int(k): {"data": _unarray(x.get("data")), "grad": _unarray(x.get("grad")),
+                     "data_summary": _unsummary(x.get("data_summary")),
+                     "grad_summary": _unsummary(x.get("grad_summary")),
+                     "version": x.get("version")}
+            for k, x in v["nodes"].items()
+        }))
+    if data.get("finished"):
+        f = data["finished"]
+        trace.apply(Finished(f["status"], f["exit_code"], f.get("error")))
+    return trace

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as _np
+
 from ._backend import NUMPY, Backend
 
 CUDA_HELP = (
@@ -132,8 +134,6 @@ def device_of(backend: Backend) -> device:
 
 def backend_of(array) -> Backend:
     """The backend that owns ``array`` (numpy arrays are cpu; anything else is the GPU's)."""
-    import numpy as np
-
-    if isinstance(array, np.ndarray) or _cuda_backend is None:
+    if _cuda_backend is None or isinstance(array, _np.ndarray):
         return NUMPY
     return _cuda_backend

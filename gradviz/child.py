@@ -19,9 +19,9 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
 import types
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,59 +41,56 @@ _crash_log = None  # faulthandler's file; kept open for the life of the process
 
 # --- the event channel -----------------------------------------------------------------------
 class EventWriter:
-    """Batches messages into frames on the events pipe so that a 500-step loop sends a few
-    dozen frames, not thousands: a batch goes out when the oldest message in it is
-    ``interval`` old (checked on each emit and by a small flusher thread for a script that
-    has gone quiet) and at once for the messages the parent is waiting on (``_URGENT``).
+    """Batches messages into frames on the events pipe, off the script's thread.
+
+    ``emit`` only appends to a queue: pickling and writing happen on a writer thread every
+    ``interval`` seconds (so a 500-step loop sends a few dozen frames, not thousands, and the
+    pickling overlaps the script's numpy work, which runs without the GIL). Messages the
+    parent waits on (``_URGENT``: Paused, Finished, Values ...) are flushed at once by the
+    thread that emits them, with everything queued before them, in order. A parent that
+    falls far behind slows the script down (``max_pending``) rather than fill its memory.
 
     A write that fails means the parent is gone; ``on_broken`` then ends the process.
     """
 
-    def __init__(self, fd: int, interval: float = FLUSH_INTERVAL, clock=time.monotonic,
-                 on_broken=None):
+    def __init__(self, fd: int, interval: float = FLUSH_INTERVAL, on_broken=None,
+                 max_pending: int = 10_000):
         self._fd = fd
         self._interval = interval
-        self._clock = clock
         self._on_broken = on_broken or (lambda: os._exit(1))
-        self._lock = threading.Lock()
-        self._pending: list = []
-        self._since = 0.0  # when the oldest pending message was emitted
+        self._max_pending = max_pending
+        self._lock = threading.Lock()  # one flush at a time keeps frames in order
+        self._pending: deque = deque()
         self._closed = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_stale, name="gradviz-events",
-                                         daemon=True)
-        self._flusher.start()
+        self._writer = threading.Thread(target=self._flush_periodically, name="gradviz-events",
+                                        daemon=True)
+        self._writer.start()
 
     def emit(self, message) -> None:
-        with self._lock:
-            now = self._clock()
-            if not self._pending:
-                self._since = now
-            self._pending.append(message)
-            if isinstance(message, _URGENT) or now - self._since >= self._interval:
-                self._flush_locked()
+        self._pending.append(message)
+        if isinstance(message, _URGENT) or len(self._pending) >= self._max_pending:
+            self.flush()
 
     def flush(self) -> None:
+        """Write everything queued so far, as one frame."""
         with self._lock:
-            self._flush_locked()
+            pending = self._pending
+            batch = [pending.popleft() for _ in range(len(pending))]
+            if not batch:
+                return
+            try:
+                write_messages(self._fd, batch)
+            except OSError:  # BrokenPipeError and friends: nobody is listening any more
+                self._on_broken()
 
     def close(self) -> None:
         self._closed.set()
+        self._writer.join()
         self.flush()
 
-    def _flush_locked(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        try:
-            write_messages(self._fd, batch)
-        except OSError:  # BrokenPipeError and friends: nobody is listening any more
-            self._on_broken()
-
-    def _flush_stale(self) -> None:
+    def _flush_periodically(self) -> None:
         while not self._closed.wait(self._interval):
-            with self._lock:
-                if self._pending and self._clock() - self._since >= self._interval:
-                    self._flush_locked()
+            self.flush()
 
 
 def _discard(message) -> None:

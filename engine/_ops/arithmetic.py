@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _dtype as dt
 from .._device import backend_of as _backend
+from .._grad_mode import GRAD_MODE
 from .._tensor import Tensor, edge_of, needs_grad, record
 from ..autograd.graph import Node
 from .common import binary_operands, broadcast_error, method, shape_of, sum_to, torch_type_name
@@ -198,7 +199,39 @@ def add(input, other, *, alpha=1):  # noqa: A002 - PyTorch's argument name
     return out
 
 
+_NO_EDGE = (None, 0)
+
+
+def _float_scalar_op(self: Tensor, other: float, ufunc_name: str):
+    """``t + 0.5`` / ``t * 0.5`` on a floating tensor, the commonest op in training code:
+    the general path's promotion checks all resolve to "nothing to do", so skip them.
+    Returns None where the general path must decide."""
+    x = self._data
+    if x.dtype.kind != "f":
+        return None
+    try:
+        return getattr(self._B, ufunc_name)(x, other)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _scalar_edge(t: Tensor) -> tuple:
+    fn = t.grad_fn
+    return (fn, t._output_nr) if fn is not None else t._edge()
+
+
 def _dunder_add(self, other):
+    if other.__class__ is float:
+        out = _float_scalar_op(self, other, "add")
+        if out is not None:
+            if GRAD_MODE.enabled and self.requires_grad_flag:
+                node = AddBackward0((_scalar_edge(self), _NO_EDGE))
+                node.a_shape = self._data.shape
+                node.b_shape = ()
+                node.alpha = 1
+                node.casts = None
+                return record(out, self._B, node, (self, other))
+            return Tensor._wrap(out, self._B)
     return _add_like(self, other, 1, "add", AddBackward0)
 
 
@@ -338,12 +371,12 @@ def _save_binary(node, a: Tensor, x, bt, y, need_a_for_a: bool) -> None:
     keep_b = a_grad or (b_grad and node.__class__ is not MulBackward0)
     node.a = x if keep_a else None
     node.b = y if keep_b else None
-    saved = []  # b first: PyTorch checks (and reports) the second operand first
+    # b first: PyTorch checks (and reports) the second operand first
     if keep_b and bt is not None:
-        saved.append(bt)
-    if keep_a:
-        saved.append(a)
-    node.save(*saved)
+        node._saved = ((bt, bt._version[0], False), (a, a._version[0], False)) if keep_a \
+            else ((bt, bt._version[0], False),)
+    elif keep_a:
+        node._saved = ((a, a._version[0], False),)
 
 
 def _mul_like(a: Tensor, b, node_cls, ufunc_name="multiply", true_div=False, rounding=None):
@@ -389,6 +422,19 @@ multiply = mul
 
 
 def _dunder_mul(self, other):
+    if other.__class__ is float:
+        out = _float_scalar_op(self, other, "multiply")
+        if out is not None:
+            if GRAD_MODE.enabled and self.requires_grad_flag:
+                # what _save_binary keeps for a Python-number operand: b only, nothing to check
+                node = MulBackward0((_scalar_edge(self), _NO_EDGE))
+                node.a = None
+                node.b = other
+                node.a_shape = self._data.shape
+                node.b_shape = ()
+                node.casts = None
+                return record(out, self._B, node, (self, other))
+            return Tensor._wrap(out, self._B)
     return _mul_like(self, other, MulBackward0)
 
 

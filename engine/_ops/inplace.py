@@ -62,7 +62,7 @@ def _rebase(self: Tensor, result: Tensor, op: str) -> Tensor:
         self._output_nr = 0
         self.requires_grad_flag = True
     self._bump(op)
-    if node is not None and node._saved is not None:
+    if node is not None and node._saved:  # neither None nor released (FREED is empty)
         # a node that saved its output now holds self's value: changing self later must fail
         node._saved = tuple((self, self._version[0], True) if entry[2] else entry
                             for entry in node._saved)

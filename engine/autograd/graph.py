@@ -40,22 +40,69 @@ class Node:
     Saved tensors are checked against their version at save time before backward runs.
     """
 
-    __slots__ = (
-        "next_functions", "_seq", "_saved", "_freed", "_tensor_pre_hooks", "_retained",
-        "_pre_hooks", "_post_hooks", "_metadata", "__weakref__",
-    )
+    # Few slots, all set in __init__: a node is created for every recorded op, so its
+    # construction is on the hot path. Rarely used state (hooks) lives in one side object.
+    __slots__ = ("next_functions", "_seq", "_saved", "_hooks", "_metadata", "__weakref__")
     n_outputs = 1
+    # True where ``apply`` is Node's own (one output, ``backward(g)``): the executor then calls
+    # backward directly. Set per class below.
+    _direct = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._direct = cls.apply is Node.apply and getattr(cls, "n_outputs", 1) == 1
 
     def __init__(self, next_functions: tuple):
         self.next_functions = next_functions
         self._seq = next(_sequence)
-        self._saved = None  # tuple of (tensor, version at save, is_output) to verify
-        self._freed = False
-        self._tensor_pre_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook
-        self._retained = None  # {output_nr: tensor} from Tensor.retain_grad
-        self._pre_hooks = None
-        self._post_hooks = None
+        # tuple of (tensor, version at save, is_output) to verify; FREED after release
+        self._saved = None
+        self._hooks = None  # a _NodeHooks once any hook is registered
         self._metadata = None
+
+    # --- hooks (kept in a side object so that plain nodes stay small and fast) -------------
+    def _hook_state(self) -> _NodeHooks:
+        if self._hooks is None:
+            self._hooks = _NodeHooks()
+        return self._hooks
+
+    @property
+    def _tensor_pre_hooks(self):
+        """{output_nr: [hook, ...]} from Tensor.register_hook, or None."""
+        return None if self._hooks is None else self._hooks.tensor_pre
+
+    @_tensor_pre_hooks.setter
+    def _tensor_pre_hooks(self, value) -> None:
+        self._hook_state().tensor_pre = value
+
+    @property
+    def _retained(self):
+        """{output_nr: weakref to tensor} from Tensor.retain_grad, or None."""
+        return None if self._hooks is None else self._hooks.retained
+
+    @_retained.setter
+    def _retained(self, value) -> None:
+        self._hook_state().retained = value
+
+    @property
+    def _pre_hooks(self):
+        return None if self._hooks is None else self._hooks.pre
+
+    @_pre_hooks.setter
+    def _pre_hooks(self, value) -> None:
+        self._hook_state().pre = value
+
+    @property
+    def _post_hooks(self):
+        return None if self._hooks is None else self._hooks.post
+
+    @_post_hooks.setter
+    def _post_hooks(self, value) -> None:
+        self._hook_state().post = value
+
+    @property
+    def _freed(self) -> bool:
+        return self._saved is FREED
 
     @property
     def metadata(self) -> dict:
@@ -87,28 +134,29 @@ class Node:
 
     @property
     def _saved_tensors_info(self):
-        return () if self._saved is None else tuple(t for t, _, _ in self._saved)
+        return () if not self._saved else tuple(t for t, _, _ in self._saved)
 
     # --- engine side ------------------------------------------------------------------------
     def save(self, *tensors, outputs=()) -> None:
         """Remember tensors whose values backward reads, to catch later in-place changes."""
-        saved = [(t, t._version[0], False) for t in tensors]
-        saved.extend((t, t._version[0], True) for t in outputs)
-        self._saved = tuple(saved)
+        saved = tuple([(t, t._version[0], False) for t in tensors])
+        if outputs:
+            saved += tuple([(t, t._version[0], True) for t in outputs])
+        self._saved = saved
 
     def check_saved(self) -> None:
-        if self._freed:
+        saved = self._saved
+        if saved is FREED:
             raise RuntimeError(FREED_MESSAGE)
-        if self._saved is not None:
-            for t, version, is_output in self._saved:
+        if saved is not None:
+            for t, version, is_output in saved:
                 if t._version[0] != version:
                     raise RuntimeError(_modified_message(t, version, self if is_output else None))
 
     def release(self) -> None:
         """Free saved values after a backward without ``retain_graph`` (PyTorch does too)."""
         if self._saved is not None or self._holds_values:
-            self._freed = True
-            self._saved = None
+            self._saved = FREED
             self._drop_values()
 
     # Nodes whose backward needs forward values set this and clear them in _drop_values.
@@ -122,6 +170,23 @@ class Node:
 
     def backward(self, grad):  # pragma: no cover - every concrete node overrides one of the two
         raise NotImplementedError(type(self).__name__)
+
+
+class _NodeHooks:
+    __slots__ = ("tensor_pre", "retained", "pre", "post")
+
+    def __init__(self):
+        self.tensor_pre = self.retained = self.pre = self.post = None
+
+
+class _Freed(tuple):
+    """What ``Node._saved`` holds once backward released the saved values (empty, falsy)."""
+
+    def __repr__(self) -> str:
+        return "FREED"
+
+
+FREED = _Freed()
 
 
 class _RemovableHandle:
@@ -261,6 +326,9 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
     prev_mode = GRAD_MODE.enabled
     GRAD_MODE.enabled = False  # backward formulas never record a graph (no create_graph)
     try:
+        if needed is None and capture is None:
+            _run_plain(heap, buffers, deps, counter, retain_graph, listening)
+            return None
         while heap:
             node = heapq.heappop(heap)[2]
             buf = buffers.pop(node, None) or [None] * node.n_outputs
@@ -283,7 +351,7 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
                             buf = [None if r is None else r._data for r in res]
             if run and (buf[0] is not None if len(buf) == 1
                         else any(g is not None for g in buf)):
-                if node._saved is not None or node._freed:
+                if node._saved is not None:
                     node.check_saved()
                 out = node.apply(buf)
                 if node._post_hooks:
@@ -317,6 +385,62 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
     if capture is not None:
         return [captured.get(edge) for edge in capture]
     return None
+
+
+def _run_plain(heap, buffers, deps, counter, retain_graph: bool, listening: bool) -> None:
+    """The executor's loop for an ordinary ``backward()`` (no captures, no ``inputs=``): the
+    same steps as the general loop, kept lean because it runs once per node of every step."""
+    heappop, heappush = heapq.heappop, heapq.heappush
+    while heap:
+        node = heappop(heap)[2]
+        buf = buffers.pop(node, None)
+        if buf is None:
+            buf = [None] * node.n_outputs
+        hooked = node._hooks is not None
+        if hooked:
+            if node._tensor_pre_hooks is not None or node._retained is not None:
+                _run_output_hooks(node, buf)
+            if node._pre_hooks:
+                for hook in node._pre_hooks:
+                    res = hook(_wrap_all(buf, node))
+                    if res is not None:
+                        buf = [None if r is None else r._data for r in res]
+        if buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
+            if node._saved is not None:
+                node.check_saved()
+            out = node.backward(buf[0]) if node._direct else node.apply(buf)
+            if hooked and node._post_hooks:
+                for hook in node._post_hooks:
+                    res = hook(_wrap_all(out, node), _wrap_all(buf, node))
+                    if res is not None:
+                        out = tuple(None if r is None else r._data for r in res)
+            if listening:
+                EVENTS.emit("node_did_execute", node, buf, out)
+            if not retain_graph and (node._saved is not None or node._holds_values):
+                node.release()
+        else:
+            out = ()
+        n_out = len(out)
+        i = 0
+        for nxt, nr in node.next_functions:
+            if nxt is not None:
+                g = out[i] if i < n_out else None
+                if g is not None:
+                    b = buffers.get(nxt)
+                    if b is None:
+                        if nxt.n_outputs == 1:
+                            buffers[nxt] = [g]
+                        else:
+                            b = buffers[nxt] = [None] * nxt.n_outputs
+                            b[nr] = g
+                    else:
+                        prev = b[nr]
+                        b[nr] = g if prev is None else prev + g
+                d = deps[nxt] - 1
+                deps[nxt] = d
+                if d == 0:
+                    heappush(heap, (-nxt._seq, next(counter), nxt))
+            i += 1
 
 
 def _needed_nodes(nodes, targets, captured=()) -> set:

@@ -135,17 +135,17 @@ class _Progress:
 def _run(args, script_args: list[str]) -> int:
     from . import report as report_mod
     from .runner import Runner
-    from .scripts import TargetError, resolve_target
+    from .scripts import ScriptError, resolve
     from .session import RunTrace
 
     if args.export and Path(args.export).suffix.lower() not in EXPORT_SUFFIXES:
         _say(f"cannot export to '{args.export}': use one of {', '.join(EXPORT_SUFFIXES)}")
         return EXIT_USAGE
     try:
-        target = resolve_target(args.target)
-    except TargetError as exc:
-        _say(str(exc))
-        return EXIT_USAGE
+        target = resolve(args.target)
+    except ScriptError as exc:
+        _say(exc.message)
+        return exc.exit_code
     problem = _check_device(args.device)
     if problem:
         _say(problem)
@@ -157,12 +157,16 @@ def _run(args, script_args: list[str]) -> int:
     runner = Runner(target, script_args, device=args.device, stdio="inherit",
                     on_message=trace.apply, timeout=args.timeout)
     runner.start()
-    try:
-        result = runner.wait()
-    except KeyboardInterrupt:
-        runner.stop()
-        result = runner.wait()
-        result.exit_code = 130
+    interrupts = 0
+    while True:
+        try:
+            result = runner.wait()
+            break
+        except KeyboardInterrupt:
+            # Ctrl+C reaches only us (the script runs in its own session): pass it on; a
+            # script that swallows it is stopped by the second one
+            interrupts += 1
+            runner.interrupt() if interrupts == 1 else runner.stop()
     progress.clear()
     if result.message:
         _say(result.message)

@@ -85,9 +85,37 @@ class Backend:
         return self.xp.random.default_rng(s)
 
 
+def _np_sum(a, axis=None, dtype=None, out=None, keepdims=False):
+    # np.sum's Python wrapper costs more than summing a small array; add.reduce is the same
+    # computation called directly
+    return np.add.reduce(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+
+def _np_broadcast_to(a, shape):
+    """``np.broadcast_to`` without its Python overhead for the case backward passes hit most:
+    a contiguous array expanded along new or size-1 dims. The view is read-only, as numpy's."""
+    shape = tuple(shape)
+    if a.flags.c_contiguous and a.ndim <= len(shape):
+        lead = len(shape) - a.ndim
+        strides = [0] * lead
+        for have, want, stride in zip(a.shape, shape[lead:], a.strides):
+            if have == want:
+                strides.append(stride)
+            elif have == 1:
+                strides.append(0)
+            else:
+                return np.broadcast_to(a, shape)  # numpy's own error message
+        view = np.ndarray(shape, a.dtype, a, 0, tuple(strides))
+        view.flags.writeable = False
+        return view
+    return np.broadcast_to(a, shape)
+
+
 class NumpyBackend(Backend):
     def __init__(self):
         super().__init__("cpu", np)
+        self.sum = _np_sum
+        self.broadcast_to = _np_broadcast_to
 
     def to_host(self, a) -> np.ndarray:
         return a

@@ -89,6 +89,9 @@ class EventWriter:
         self.flush()
 
     def _flush_periodically(self) -> None:
+        from .control import leave_signals_to_the_main_thread
+
+        leave_signals_to_the_main_thread()
         while not self._closed.wait(self._interval):
             self.flush()
 

@@ -156,6 +156,14 @@ class Gate:
         self._emit(Resumed())
 
 
+def leave_signals_to_the_main_thread() -> None:
+    """Block SIGINT in the calling helper thread. The kernel hands a signal sent to the
+    process to any thread that does not block it; if a helper thread took SIGINT, a script
+    sleeping in ``time.sleep`` on the main thread would never see its KeyboardInterrupt."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 class ControlReader(threading.Thread):
     """Reads commands from the control pipe into the gate. End of file means the parent is
     gone (it holds the pipe open for as long as it wants the child): ``on_parent_gone`` then
@@ -168,6 +176,7 @@ class ControlReader(threading.Thread):
         self._on_parent_gone = on_parent_gone or (lambda: os._exit(1))
 
     def run(self) -> None:
+        leave_signals_to_the_main_thread()
         while True:
             try:
                 batch = self._reader.read()

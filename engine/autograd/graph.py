@@ -289,6 +289,9 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
     PyTorch. ``only``: a set of edges to restrict accumulation to (``backward(inputs=...)``).
     Returns the captured gradients (None where nothing reached them).
     """
+    if len(roots) == 1 and capture is None and only is None:
+        _run_single_root(roots[0], grads[0], retain_graph)
+        return None
     root_nodes = [n for n, _ in roots]
     deps: dict = {}
     stack = list(dict.fromkeys(root_nodes))
@@ -387,6 +390,32 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
     return None
 
 
+def _run_single_root(root_edge, grad, retain_graph: bool) -> None:
+    """``loss.backward()``: one root, nothing captured (the case every training step takes)."""
+    root, nr = root_edge
+    deps: dict = {}
+    stack = [root]
+    while stack:
+        for nxt, _ in stack.pop().next_functions:
+            if nxt is not None:
+                d = deps.get(nxt)
+                if d is None:
+                    deps[nxt] = 1
+                    stack.append(nxt)
+                else:
+                    deps[nxt] = d + 1
+    buf = [None] * root.n_outputs
+    buf[nr] = grad
+    counter = itertools.count()
+    prev_mode = GRAD_MODE.enabled
+    GRAD_MODE.enabled = False  # backward formulas never record a graph (no create_graph)
+    try:
+        _run_plain([(-root._seq, next(counter), root)], {root: buf}, deps, counter,
+                   retain_graph, EVENTS.active)
+    finally:
+        GRAD_MODE.enabled = prev_mode
+
+
 def _run_plain(heap, buffers, deps, counter, retain_graph: bool, listening: bool) -> None:
     """The executor's loop for an ordinary ``backward()`` (no captures, no ``inputs=``): the
     same steps as the general loop, kept lean because it runs once per node of every step."""
@@ -406,8 +435,13 @@ def _run_plain(heap, buffers, deps, counter, retain_graph: bool, listening: bool
                     if res is not None:
                         buf = [None if r is None else r._data for r in res]
         if buf[0] is not None if len(buf) == 1 else any(g is not None for g in buf):
-            if node._saved is not None:
-                node.check_saved()
+            saved = node._saved
+            if saved is not None:
+                for t, version, _ in saved:  # check_saved, inlined: it runs for most nodes
+                    if t._version[0] != version:
+                        node.check_saved()  # raises PyTorch's message
+                if saved is FREED:
+                    node.check_saved()
             out = node.backward(buf[0]) if node._direct else node.apply(buf)
             if hooked and node._post_hooks:
                 for hook in node._post_hooks:
@@ -416,8 +450,9 @@ def _run_plain(heap, buffers, deps, counter, retain_graph: bool, listening: bool
                         out = tuple(None if r is None else r._data for r in res)
             if listening:
                 EVENTS.emit("node_did_execute", node, buf, out)
-            if not retain_graph and (node._saved is not None or node._holds_values):
-                node.release()
+            if not retain_graph and (saved is not None or node._holds_values):
+                node._saved = FREED  # release(), inlined
+                node._drop_values()
         else:
             out = ()
         n_out = len(out)

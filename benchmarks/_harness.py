@@ -13,9 +13,15 @@ import statistics
 import subprocess
 import sys
 
+THREADS = "1"
+
 
 def run_worker(script: str, contender: str, *args: str) -> float:
     env = dict(os.environ)
+    # One BLAS thread for every contender: on these 2-core machines a multi-threaded BLAS
+    # spin-waits whenever anything else runs, and timings swing by 100x. Same for all, fair.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = THREADS
     root = os.path.dirname(os.path.dirname(os.path.abspath(script)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(

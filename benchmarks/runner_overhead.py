@@ -23,6 +23,16 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+
+def _worker_env() -> dict:
+    """One BLAS thread for both contenders (and the runner's child, which inherits it): a
+    multi-threaded BLAS spin-waits against the debugger's other process on 2 cores and
+    measures the contention, not the runner (the same rule as _harness.THREADS)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"
+    return env
+
 # Seed Example 2, verbatim apart from the seed and the clock around the loop.
 LOOP = '''\
 import json, time
@@ -132,7 +142,7 @@ def main() -> None:
         for c in contenders:
             proc = subprocess.run([sys.executable, __file__, "--worker", c],
                                   capture_output=True, text=True,
-                                  env=dict(os.environ, PYTHONPATH=ROOT), check=False)
+                                  env=_worker_env(), check=False)
             if proc.returncode != 0:
                 raise SystemExit(f"worker {c} failed:\n{proc.stderr}")
             runs[c].append(json.loads(proc.stdout.strip().splitlines()[-1]))

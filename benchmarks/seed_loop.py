@@ -96,7 +96,7 @@ def worker(contender: str) -> None:
     elif contender == "torch":
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(1)  # as the numpy contenders' BLAS (see _harness.THREADS)
         report(torch_like_loop(torch))
     elif contender == "engine":
         import engine

@@ -76,6 +76,12 @@ class _Dispatcher:
 EVENTS = _Dispatcher()
 
 
+def refresh(listener=None) -> None:
+    """Re-read listeners' ``wants_source`` after one changed it (a recorder that already has
+    the source lines of a repeating graph stops asking for them)."""
+    EVENTS._rebuild()
+
+
 def add_listener(listener) -> None:
     """Attach ``listener``; it receives events until :func:`remove_listener`."""
     EVENTS.add(listener)

@@ -39,6 +39,20 @@ def user_frames(start: FrameType | None = None):
         f = f.f_back
 
 
+def user_frame(start: FrameType | None = None) -> FrameType | None:
+    """The innermost frame of the user's code (``next(user_frames())`` without a generator:
+    this runs several times per training step)."""
+    f = start or sys._getframe(1)
+    skip = _engine_dirs()
+    examples = _EXAMPLES_DIR
+    while f is not None:
+        filename = f.f_code.co_filename
+        if not filename.startswith(skip) or filename.startswith(examples):
+            return f
+        f = f.f_back
+    return None
+
+
 class LeafNamer:
     """Finds and remembers a name for each leaf tensor (cached per tensor)."""
 

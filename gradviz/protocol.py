@@ -43,6 +43,9 @@ class StepRecorded:
     grad_events: list[GradEvent]
     detailed: bool
 
+    def __reduce__(self):
+        return (StepRecorded, (self.step, self.grad_events, self.detailed))
+
 
 @dataclass
 class NodeExecuted:

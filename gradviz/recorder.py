@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import time
 
+from engine import events
 from engine._tensor import Tensor
 from engine.autograd.graph import AccumulateGrad
 
-from .naming import LeafNamer, user_frames
+from .naming import LeafNamer, user_frame
 from .protocol import GraphChanged, StepRecorded, Values
 from .summaries import norm, summarize
 from .trace import LEAF, OP, ROOT, GradEvent, Graph, GraphNode, NodeRun, Source, Step
 
 MAX_VALUE_ELEMENTS = 1_000_000
 MAX_PENDING_OUTPUTS = 50_000
+SOURCE_REPEATS = 3  # identical steps after which forward source lines are no longer looked up
 
 
 def _source(raw) -> Source | None:
@@ -57,7 +59,7 @@ class Recorder:
         self.graph: Graph | None = None  # of the latest backward
         self._graphs: dict = {}  # structure key -> Graph
         self._node_ids: dict = {}  # autograd node -> graph id, for the backward in progress
-        self._leaf_tensors: dict[int, Tensor] = {}  # graph id -> leaf tensor (latest graph)
+        self._leaves: list = []  # (AccumulateGrad id, leaf tensor) of the latest graph
         self._order: list = []
         self._events: list[GradEvent] = []
         self._norms: dict[str, float] = {}
@@ -71,11 +73,23 @@ class Recorder:
         self._step_outputs: dict = {}  # node -> output tensor, latest backward's graph
         self._op_nodes: list = []
         self._orders: dict = {}
+        self._sources: dict = {}  # (code, line) -> Source
+        self._step_norms: dict[str, float] = {}  # leaf -> |grad| after this step's backward
+        # Source lines of forward ops are looked up only while a structure is new: once the
+        # same graph has repeated a few steps, its lines are known and the lookup is skipped
+        self.wants_source = True
+        self._repeats = 0
+        self._sourceless: set = set()  # structure keys built while lookups were off
         self._cleared: set[str] = set()  # leaves whose grad was zeroed since it last grew
 
     # --- engine events ------------------------------------------------------------------------
     def op_did_record(self, node, output, inputs, source) -> None:
-        node.metadata["source"] = source
+        if source is not None:
+            md = node._metadata
+            if md is None:
+                node._metadata = {"source": source}
+            else:
+                md["source"] = source
         # Strong references, held by the recorder (not the node: that would make a cycle):
         # the inspector shows intermediate values the script itself no longer holds. Only
         # the forward in progress and the latest backward's are kept.
@@ -88,18 +102,14 @@ class Recorder:
     def backward_did_start(self, roots, grads, retain_graph) -> None:
         self.step += 1
         self._started = self.clock()
-        root = roots[0]
-        self._loss = float(root._data) if root._data.size == 1 else None
+        data = roots[0]._data
+        self._loss = float(data) if data.size == 1 else None
         if self._loss is not None:
             self.losses.append(self._loss)
-        frame = next(user_frames(), None)
-        self._backward_source = (
-            Source(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
-            if frame is not None else None
-        )
+        self._backward_source = self._user_source()
         self._order = []
         self._step_outputs, self._outputs = self._outputs, {}
-        self.graph = self._graph_of(root)
+        self.graph = self._graph_of(roots[0])
         self.gate.before_backward(self.step, self._backward_source)
 
     def node_did_execute(self, node, grads_in, grads_out) -> None:
@@ -123,6 +133,7 @@ class Recorder:
         after_norm = norm(after)
         contribution_norm = after_norm if before == 0.0 else norm(contribution)
         self._norms[name] = after_norm
+        self._step_norms[name] = after_norm
         self._events.append(GradEvent(
             self.step, name, "accumulate", was_empty=was_empty, norm_before=before,
             norm_after=after_norm, contribution_norm=contribution_norm,
@@ -157,16 +168,13 @@ class Recorder:
     def _finish_step(self) -> None:
         now = self.clock()
         detailed = self.step < self.detail_first or now - self._last_detail >= self.detail_interval
-        step = Step(
-            index=self.step,
-            structure=self.graph.structure_hash if self.graph else "",
-            loss=self._loss,
-            order=self._intern(tuple(-1 if nid is None else nid for nid, _, _ in self._order)),
-            detail=self._runs() if detailed else None,
-            grad_norms={e.leaf: e.norm_after for e in self._events if e.kind == "accumulate"},
-            seconds=now - self._started,
-            source=self._backward_source,
-        )
+        order = tuple([nid for nid, _, _ in self._order])
+        if None in order:  # a node outside the root's graph (several roots): no id
+            order = tuple(-1 if nid is None else nid for nid in order)
+        norms, self._step_norms = self._step_norms, {}
+        step = Step(self.step, self.graph.structure_hash if self.graph else "", self._loss,
+                    self._intern(order), self._runs() if detailed else None, norms,
+                    now - self._started, self._backward_source)
         if detailed:
             self._last_detail = now
             self._pending_step = None
@@ -202,41 +210,56 @@ class Recorder:
 
     # --- graph ----------------------------------------------------------------------------------
     def _graph_of(self, root: Tensor) -> Graph:
-        """Traverse from the root (depth-first, next_functions order) and return the Graph,
-        building it only for a structure not seen before."""
-        start, _ = root._edge()
+        """Walk the graph from the root (breadth-first, next_functions order; ids in the order
+        nodes are found) and return its Graph, building one only for a structure not seen
+        before in this run. Runs every step: kept to plain loops and tuples."""
+        start = root._edge()[0]
         ids: dict = {start: 0}
         order = [start]
         key = []
-        leaves: dict[int, Tensor] = {}
-        stack = [start]
-        while stack:
-            node = stack.pop()
+        leaves = []
+        outputs_get = self._step_outputs.get
+        i = 0
+        while i < len(order):
+            node = order[i]
+            i += 1
             nexts = []
             for nxt, _nr in node.next_functions:
-                if nxt is None:
-                    continue
-                nid = ids.get(nxt)
-                if nid is None:
-                    nid = ids[nxt] = len(order)
-                    order.append(nxt)
-                    stack.append(nxt)
-                nexts.append(nid)
-            key.append((type(node).__name__, self._shape_of(node), tuple(nexts)))
-        for node, nid in ids.items():
-            if type(node) is AccumulateGrad:
-                leaves[nid] = node.variable
-        leaf_names = tuple((nid, self.namer.name(t)) for nid, t in sorted(leaves.items()))
+                if nxt is not None:
+                    nid = ids.get(nxt)
+                    if nid is None:
+                        nid = ids[nxt] = len(order)
+                        order.append(nxt)
+                    nexts.append(nid)
+            cls = type(node)
+            if cls is AccumulateGrad:
+                t = node.variable
+                leaves.append((i - 1, t))
+            else:
+                t = outputs_get(node)
+            key.append((cls, () if t is None else t._data.shape, tuple(nexts)))
+        name = self.namer.name
+        leaf_names = tuple((nid, name(t)) for nid, t in leaves)
         structure_key = (tuple(key), leaf_names)
         self._node_ids = ids
-        graph = self._graphs.get(structure_key)
-        n_ops = len(order)
-        self._leaf_tensors = {n_ops + i: leaves[nid] for i, (nid, _) in enumerate(leaf_names)}
         self._op_nodes = order
-        if graph is None:
-            graph = self._build(order, ids, leaf_names, leaves)
+        self._leaves = leaves
+        graph = self._graphs.get(structure_key)
+        had_sources = self.wants_source  # what was on while this step's forward ran
+        if graph is None or (had_sources and structure_key in self._sourceless):
+            graph = self._build(order, ids, leaf_names, dict(leaves))
             self._graphs[structure_key] = graph
+            if had_sources:
+                self._sourceless.discard(structure_key)
+            else:
+                self._sourceless.add(structure_key)
             self.emit(GraphChanged(self.step, graph))
+            self._repeats = 0
+            self._set_wants_source(True)
+        else:
+            self._repeats += 1
+            if self._repeats >= SOURCE_REPEATS and not self._sourceless:
+                self._set_wants_source(False)
         return graph
 
     def _build(self, order, ids, leaf_names, leaves) -> Graph:
@@ -273,9 +296,10 @@ class Recorder:
         gradient. Arrays over MAX_VALUE_ELEMENTS are sent as summaries only."""
         out: dict[int, dict] = {}
         ops = self._op_nodes
+        leaf_tensors = {len(ops) + i: t for i, (_, t) in enumerate(self._leaves)}
         for nid in node_ids:
             entry: dict = {}
-            t = self._leaf_tensors.get(nid)
+            t = leaf_tensors.get(nid)
             if t is None and 0 <= nid < len(ops):
                 node = ops[nid]
                 t = node.variable if type(node) is AccumulateGrad else self._step_outputs.get(node)
@@ -290,17 +314,23 @@ class Recorder:
             out[nid] = entry
         return Values(self.step, out)
 
-    def _shape_of(self, node) -> tuple:
-        if type(node) is AccumulateGrad:
-            return node.variable._data.shape
-        t = self._step_outputs.get(node)
-        return () if t is None else t._data.shape
-
     def _user_source(self) -> Source | None:
-        frame = next(user_frames(), None)
+        frame = user_frame()
         if frame is None:
             return None
-        return Source(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+        # one Source per line: the same few lines recur every step, and a shared object is
+        # pickled once per batch
+        key = (frame.f_code, frame.f_lineno)
+        src = self._sources.get(key)
+        if src is None:
+            src = self._sources[key] = Source(frame.f_code.co_filename, frame.f_lineno,
+                                              frame.f_code.co_name)
+        return src
+
+    def _set_wants_source(self, on: bool) -> None:
+        if on != self.wants_source:
+            self.wants_source = on
+            events.refresh()
 
 
 def _host(a):

@@ -76,8 +76,9 @@ class RunResult:
     script chose a non-zero status: ``sys.exit(n)``, ``os._exit(n)``), "stopped" (Stop or
     Ctrl+C), "timeout", "crashed" (killed by a signal it did not ask for). ``exit_code`` as
     DESIGN.md numbers them. ``error``: {"type", "message", "file", "line", "traceback"} where
-    the script raised or crashed. ``message``: the one line gradviz printed about the ending
-    ("" where the script's own output says it all).
+    the script raised or crashed. ``message``: one line about an ending the script could not
+    report itself (a crash, the timeout, a missing target); "" where its own output says it
+    all (a traceback, ``sys.exit``).
     """
 
     status: str
@@ -131,9 +132,15 @@ class Runner:
     ``stdio``: "inherit" (the script's output goes to this process's stdout/stderr, in order)
     or "pipe" (delivered to ``on_output(stream_name, text)`` from a reader thread).
     ``stdin``: "inherit" or "null" (a script that reads gets EOFError); by default inherited
-    with "inherit" and null with "pipe". Callbacks run on the runner's threads, never on the
-    caller's: ``on_message(message)`` for each protocol message, ``on_exit(RunResult)`` once
-    at the end. ``timeout`` (seconds) stops the run with status "timeout".
+    with "inherit" and null with "pipe". An ending the script cannot report itself (a crash,
+    the timeout, a missing target) comes with a one-line ``RunResult.message``; in "pipe"
+    mode that line also arrives through ``on_output("stderr", "gradviz: ...")``.
+
+    Callbacks run on the runner's threads, never on the caller's: ``on_message(message)`` for
+    each protocol message, ``on_exit(RunResult)`` once at the end. ``timeout`` (seconds)
+    stops the run with status "timeout". ``pause_at_start``: pause just before the first
+    ``backward()`` (where the first graph is known). ``breakpoints``: backward node names to
+    pause after (``set_breakpoints`` changes them while running).
     """
 
     def __init__(self, target, args=(), device: str = "cpu", stdio: str = "inherit",
@@ -394,16 +401,13 @@ class Runner:
 
     # --- ending ---------------------------------------------------------------------------------
     def _wait_for_exit(self, run: _Run) -> None:
-        pid = run.proc.pid
-        if hasattr(os, "waitid"):
-            # wait without reaping: until reaped, the pid (= the group's id) cannot be reused,
-            # so the sweep below cannot hit a stranger
-            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        with run.lock:
+        try:
+            returncode = self._reap(run)
+        except Exception as exc:  # noqa: BLE001 - whatever happens, the run must end
             run.exited.set()
-            if run.stop_reason:  # Stop ends what the script started too
-                _killpg(pid, signal.SIGKILL)
-        returncode = run.proc.wait()
+            self._end(run, RunResult("error", 1, None,
+                                     f"lost track of the script's process: {exc!r}"))
+            return
         if run.timer is not None:
             run.timer.cancel()
         for thread in run.threads:
@@ -413,6 +417,19 @@ class Runner:
             os.close(run.control_w)
             run.control_w = None
         self._end(run, self._result(run, returncode))
+
+    def _reap(self, run: _Run) -> int:
+        """Wait for the child's exit; after a Stop, kill what it left in its group."""
+        pid = run.proc.pid
+        if hasattr(os, "waitid"):
+            # wait without reaping: until reaped, the pid (= the group's id) cannot be reused,
+            # so the sweep below cannot hit a stranger
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        with run.lock:
+            run.exited.set()
+            if run.stop_reason:  # Stop ends what the script started too
+                _killpg(pid, signal.SIGKILL)
+        return run.proc.wait()
 
     def _result(self, run: _Run, returncode: int) -> RunResult:
         seconds = time.monotonic() - run.started
@@ -470,13 +487,11 @@ class Runner:
 
     # --- helpers --------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
-        """One line from gradviz itself, on the script's stderr channel."""
-        line = f"gradviz: {text}\n"
+        """One line from gradviz itself. In "pipe" mode it joins the script's stderr, so a
+        console shows it in place; in "inherit" mode the caller (the CLI) prints
+        ``RunResult.message`` itself, and nothing is printed twice."""
         if self.stdio == "pipe":
-            self._call(self.on_output, "stderr", line)
-        else:
-            sys.stderr.write(line)
-            sys.stderr.flush()
+            self._call(self.on_output, "stderr", f"gradviz: {text}\n")
 
     @staticmethod
     def _call(callback, *args) -> None:

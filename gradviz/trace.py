@@ -13,13 +13,13 @@ runner's process boundary and serialises to JSON.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 LEAF, OP, ROOT = "leaf", "op", "root"
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where in the user's script something happened."""
 
     file: str
@@ -121,8 +121,9 @@ class Graph:
         return cls(tuple(nodes), tuple((a, b) for a, b in data["edges"]), data["root"])
 
 
-@dataclass(frozen=True)
-class TensorSummary:
+# The small records made every step are NamedTuples: several per backward() are created in
+# the training loop's own process, and a frozen dataclass costs several times more to build.
+class TensorSummary(NamedTuple):
     """Cheap statistics of an array, computed where the array lives (on the GPU for cuda)."""
 
     shape: tuple[int, ...]
@@ -133,11 +134,10 @@ class TensorSummary:
     nonfinite: int = 0  # NaN and Inf count
 
     def to_json(self) -> dict:
-        return asdict(self) | {"shape": list(self.shape)}
+        return self._asdict() | {"shape": list(self.shape)}
 
 
-@dataclass(frozen=True)
-class NodeRun:
+class NodeRun(NamedTuple):
     """One node executed in the backward pass, in the engine's real order."""
 
     node: int
@@ -145,8 +145,7 @@ class NodeRun:
     grads_out: tuple[TensorSummary | None, ...]  # one per next_functions entry
 
 
-@dataclass(frozen=True)
-class GradEvent:
+class GradEvent(NamedTuple):
     """Something happened to a leaf's ``.grad``.
 
     kind "accumulate": ``contribution`` was added; ``was_empty`` tells whether the slot held
@@ -177,3 +176,9 @@ class Step:
     grad_norms: dict[str, float] = field(default_factory=dict)  # leaf name -> |grad| after
     seconds: float = 0.0
     source: Source | None = None  # the line of the backward() call
+
+    def __reduce__(self):
+        # one of these crosses the process boundary per training step: pickle it as a plain
+        # argument tuple rather than a dataclass's attribute dict
+        return (Step, (self.index, self.structure, self.loss, self.order, self.detail,
+                       self.grad_norms, self.seconds, self.source))

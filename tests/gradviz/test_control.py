@@ -228,42 +228,43 @@ def test_control_reader_applies_commands_and_sees_the_parent_go(make, sent):
     assert gate.breakpoints == {"PowBackward0"}
 
 
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
 def test_event_writer_batches_and_flushes_what_the_parent_waits_for():
     r, w = os.pipe()
-    writer = EventWriter(w, interval=3600)  # the periodic flush never comes in this test
+    clock = FakeClock()
+    writer = EventWriter(w, interval=0.03, clock=clock, watchdog=None)
     frames = FrameReader(r)
     writer.emit("a")
     writer.emit("b")
-    writer.emit(Paused(0, "backward"))  # urgent: goes out at once, after what came before
-    assert [type(m).__name__ for m in frames.read()] == ["str", "str", "Paused"]
+    clock.now = 0.03  # the oldest is now one interval old: the next emit sends the batch
     writer.emit("c")
+    assert frames.read() == ["a", "b", "c"]
+    writer.emit("d")
+    writer.emit(Paused(0, "backward"))  # urgent: goes out at once, after what came before
+    assert [type(m).__name__ for m in frames.read()] == ["str", "Paused"]
+    writer.emit("e")
     writer.emit(Finished("ok", 0))
     assert [type(m).__name__ for m in frames.read()] == ["str", "Finished"]
-    writer.emit("d")
-    writer.close()  # flushes the rest
-    assert frames.read() == ["d"]
+    writer.emit("f")
+    writer.close()  # sends the rest
+    assert frames.read() == ["f"]
     os.close(w)
     assert frames.read() is None
     os.close(r)
 
 
-def test_event_writer_pushes_back_on_a_slow_parent():
-    r, w = os.pipe()
-    writer = EventWriter(w, interval=3600, max_pending=3)
-    frames = FrameReader(r)
-    for message in "abc":
-        writer.emit(message)
-    assert frames.read() == ["a", "b", "c"]  # written by the emitting thread itself
-    writer.close()
-    os.close(w)
-    os.close(r)
-
-
 def test_event_writer_flushes_a_quiet_script_on_its_own():
     r, w = os.pipe()
-    writer = EventWriter(w, interval=0.01)
+    writer = EventWriter(w, interval=0.01, watchdog=0.01)
     writer.emit("lonely")
-    assert FrameReader(r).read() == ["lonely"]  # no further emit: the flusher sent it
+    assert FrameReader(r).read() == ["lonely"]  # no further emit: the watchdog sent it
     writer.close()
     os.close(w)
     os.close(r)

@@ -176,3 +176,22 @@ def test_report_has_designs_fields():
     assert all(a in ids and b in ids for a, b in rep["graph"]["edges"])
     assert rep["diagnostics"] == []
     json.dumps(rep)  # serialisable as is
+
+
+def test_source_lines_survive_the_lookup_being_switched_off():
+    # the first structure repeats (lookups stop), then a new structure appears: its first
+    # graph is built without lines, and the next step with it brings them
+    source = (
+        "w = torch.ones(3, requires_grad=True)\n"
+        "for i in range(10):\n"
+        "    (w * 2).sum().backward()\n"
+        "for i in range(3):\n"
+        "    (w.exp() * 3).sum().backward()\n"
+    )
+    trace, _ = record(source)
+    first, second = trace.steps[0], trace.steps[-1]
+    assert first.structure != second.structure
+    for step, line in ((first, 3), (second, 5)):
+        graph = trace.graph_of(step)
+        lines = {n.source.line for n in graph.nodes if n.kind != "leaf" and n.source}
+        assert lines == {line}, (step.index, lines)

@@ -293,6 +293,21 @@ def test_interrupt_is_ctrl_c(tmp_path):
     assert watch.text("stderr").rstrip().endswith("KeyboardInterrupt")
 
 
+def test_interrupt_works_when_gradviz_itself_ignores_sigint(tmp_path):
+    """A shell script's background job starts with SIGINT ignored, and exec passes that on:
+    the child must still turn SIGINT into KeyboardInterrupt."""
+    script = write(tmp_path, 'import time\nprint("ready", flush=True)\ntime.sleep(600)\n')
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+         "from gradviz.runner import Runner; "
+         "r = Runner(sys.argv[1], stdio='pipe', "
+         "           on_output=lambda s, t: r.interrupt() if 'ready' in t else None); "
+         "r.start(); sys.exit(r.wait(30).exit_code)", str(script)],
+        cwd=ROOT, timeout=TIMEOUT, check=False)
+    assert proc.returncode == 130
+
+
 def test_the_child_dies_with_its_parent(tmp_path):
     script = write(tmp_path, """\
         import os, threading

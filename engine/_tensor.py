@@ -40,7 +40,7 @@ class Tensor:
 
     __slots__ = (
         "_data", "_B", "requires_grad_flag", "grad_fn", "_output_nr", "_grad", "_version",
-        "_accumulator", "_hooks", "_grad_owner", "_base", "__weakref__", "__dict__",
+        "_accumulator", "_grad_owner", "_base", "__weakref__", "__dict__",
     )
     # numpy must hand mixed expressions (ndarray * Tensor) to our reflected operators
     __array_priority__ = 1000
@@ -67,7 +67,6 @@ class Tensor:
         self._grad = None
         self._version = [0]
         self._accumulator = None
-        self._hooks = None
         self._grad_owner = None
         self._base = None
 
@@ -87,7 +86,6 @@ class Tensor:
         t._grad = None
         t._version = [0]
         t._accumulator = None
-        t._hooks = None
         t._grad_owner = None
         t._base = None
         return t
@@ -233,6 +231,15 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute the gradient of this tensor w.r.t. the graph leaves (PyTorch semantics)."""
+        fn = self.grad_fn
+        if (gradient is None and inputs is None and not create_graph and fn is not None
+                and self._data.size == 1 and self._data.dtype.kind == "f"
+                and not EVENTS.active):
+            # ``loss.backward()``: the call every training step makes; skip the general
+            # argument handling (the result is the same)
+            seed = self._B.ones(self._data.shape, dtype=self._data.dtype)
+            run_backward([(fn, self._output_nr)], [seed], bool(retain_graph))
+            return
         from .autograd import backward as _backward
 
         _backward(self, gradient, retain_graph, create_graph, inputs=inputs)

@@ -92,9 +92,9 @@ class MmBackward0(_ProductNode):
         B = backend_of(g)
         ga = gb = None
         if self.next_functions[0][0] is not None:
-            ga = B.matmul(g, B.transpose(self.b))
+            ga = B.matmul(g, self.b.T)  # .T: a view, without np.transpose's wrapper
         if self.next_functions[1][0] is not None:
-            gb = B.matmul(B.transpose(self.a), g)
+            gb = B.matmul(self.a.T, g)
         return ga, gb
 
 
@@ -135,7 +135,7 @@ class MvBackward0(_ProductNode):
         if self.next_functions[0][0] is not None:
             ga = B.outer(g, self.b)
         if self.next_functions[1][0] is not None:
-            gb = B.matmul(B.transpose(self.a), g)
+            gb = B.matmul(self.a.T, g)
         return ga, gb
 
 
@@ -413,9 +413,9 @@ class AddmmBackward0(Node):
             gi = sum_to(B, g if self.beta == 1 else B.multiply(g, self.beta), self.in_shape)
         ga = g if self.alpha == 1 else B.multiply(g, self.alpha)
         if self.next_functions[1][0] is not None:
-            g1 = B.matmul(ga, B.transpose(self.m2))
+            g1 = B.matmul(ga, self.m2.T)
         if self.next_functions[2][0] is not None:
-            g2 = B.matmul(B.transpose(self.m1), ga)
+            g2 = B.matmul(self.m1.T, ga)
         return gi, g1, g2
 
     def _drop_values(self):

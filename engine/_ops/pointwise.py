@@ -659,19 +659,26 @@ class ClampMaxBackward0(ClampBackward1):
     __slots__ = ()
 
 
+_PLAIN_NUMBERS = (int, float)
+
+
 def _clamp_numbers(input: Tensor, lo, hi, node_cls) -> Tensor:
     B = input._B
     x = input._data
-    # each bound can only raise the category (int tensor, float bound -> default float)
-    want = input.dtype
-    for bound in (lo, hi):
-        if bound is not None:
-            want = dt.scalar_result_type(want, bound)
+    if x.dtype.kind == "f" and (lo.__class__ in _PLAIN_NUMBERS or lo is None) and \
+            (hi.__class__ in _PLAIN_NUMBERS or hi is None):
+        want = None  # ``clamp(min=0)`` on a float tensor: nothing to promote
+    else:
+        # each bound can only raise the category (int tensor, float bound -> default float)
+        want = input.dtype
+        for bound in (lo, hi):
+            if bound is not None:
+                want = dt.scalar_result_type(want, bound)
     if want is dt.bool:
         kernel = "clamp_scalar_cpu" if lo is not None and hi is not None else (
             "clamp_min_scalar_cpu" if hi is None else "clamp_max_scalar_cpu")
         raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
-    if x.dtype != want.np:
+    if want is not None and x.dtype != want.np:
         x = x.astype(want.np)
     if hi is None:
         out = B.maximum(lo, x)

@@ -13,13 +13,14 @@ import statistics
 import subprocess
 import sys
 
-THREADS = "1"
+THREADS = os.environ.get("GRADVIZ_BENCH_THREADS", "1")
 
 
 def run_worker(script: str, contender: str, *args: str) -> float:
     env = dict(os.environ)
-    # One BLAS thread for every contender: on these 2-core machines a multi-threaded BLAS
-    # spin-waits whenever anything else runs, and timings swing by 100x. Same for all, fair.
+    # One BLAS thread for every contender by default (GRADVIZ_BENCH_THREADS changes it): on
+    # these 2-core machines a multi-threaded BLAS spin-waits whenever anything else runs and
+    # timings swing by 100x. The same for every contender, so the ratios stay fair.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = THREADS
     root = os.path.dirname(os.path.dirname(os.path.abspath(script)))

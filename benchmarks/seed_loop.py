@@ -96,7 +96,7 @@ def worker(contender: str) -> None:
     elif contender == "torch":
         import torch
 
-        torch.set_num_threads(1)  # as the numpy contenders' BLAS (see _harness.THREADS)
+        torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))  # as numpy's
         report(torch_like_loop(torch))
     elif contender == "engine":
         import engine

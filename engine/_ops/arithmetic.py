@@ -850,6 +850,8 @@ def _pow(input: Tensor, exponent):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         if x.dtype is _BOOL:  # bool ** bool stays bool (numpy would say int8)
             out = B.logical_or(x, not y)
+        elif y == 2 and x.dtype.kind == "f":
+            out = B.square(x)  # np.power has no fast path for the commonest exponent
         else:
             out = _power(B, x, y)
         if needs_grad(input):

@@ -176,7 +176,22 @@ def _make(op: str, torch_name: str):
                             f"{type(other).__name__}")
         return inplace_binary(self, other, op, **kwargs)
 
+    ufunc = _FAST_UFUNC.get(op)
+
     def dunder(self, other):
+        if other.__class__ is Tensor and ufunc is not None:
+            # ``w1 -= lr * w1.grad`` under no_grad, every step of a training loop: same
+            # float dtype and shape, arrays that own their memory (so they cannot partly
+            # overlap), nothing to record. Anything else takes the general path below.
+            x, y = self._data, other._data
+            if (x.dtype is y.dtype and x.shape == y.shape and x.dtype.kind == "f"
+                    and (y is x or (x.base is None and y.base is None))
+                    and self._B is other._B
+                    and not (GRAD_MODE.enabled
+                             and (self.requires_grad_flag or other.requires_grad_flag))):
+                getattr(self._B, ufunc)(x, y, out=x)
+                self._bump(op)
+                return self
         if not isinstance(other, _OPERANDS):
             return NotImplemented  # Python then says "unsupported operand type(s) for +="
         return inplace_binary(self, other, op)

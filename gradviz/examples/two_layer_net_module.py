@@ -22,7 +22,7 @@ for t in range(500):
     y_pred = model(x)
     loss = loss_fn(y_pred, y)
     if t % 100 == 99:
-        print(f"step {t}: loss {loss.item():.6f}")
+        print(f"step {t}: loss {loss.item():.6g}")
 
     optimizer.zero_grad()
     loss.backward()

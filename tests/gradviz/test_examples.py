@@ -68,6 +68,6 @@ def test_example_2_loss_falls_below_1e_2_in_pytorch_format():
 def test_module_version_trains():
     proc = run_example("two_layer_net_module")
     assert proc.returncode == 0, proc.stderr
-    values = [v for _, v in _losses(proc.stdout, r"step (\d+): loss ([\d.]+)")]
+    values = [v for _, v in _losses(proc.stdout, r"step (\d+): loss ([\d.e+-]+)")]
     assert len(values) == 5
     assert values[-1] < values[0] / 100

@@ -207,6 +207,13 @@ def _open_app(target, *, run: bool = False, device: str = "cpu", screenshot=None
               script_args=()) -> int:
     try:
         from ui.app import main as app_main  # the composition root's one lazy ui import
+    except ModuleNotFoundError as exc:
+        if exc.name in ("ui.app", "ui"):
+            _say("the desktop app is not built yet; the headless commands work: "
+                 "`gradviz run TARGET`, `gradviz examples`")
+        else:
+            _say(f"the desktop app could not start: {exc} (run ./dev setup to install it)")
+        return EXIT_USAGE
     except ImportError as exc:
         _say(f"the desktop app could not start: {exc}")
         return EXIT_USAGE

@@ -135,3 +135,13 @@ def test_usage_errors_exit_2(tmp_path):
     proc = gradviz("run", "square_sum", "--device", "cuda")
     assert proc.returncode == 2
     assert "CuPy" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bare_command_says_what_is_missing_when_the_app_is_absent():
+    import importlib.util
+
+    if importlib.util.find_spec("ui.app") is not None:
+        pytest.skip("the desktop app is installed")
+    proc = gradviz()
+    assert proc.returncode == 2
+    assert "desktop app is not built yet" in proc.stderr and "Traceback" not in proc.stderr

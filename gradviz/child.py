@@ -198,6 +198,7 @@ class Outcome:
     status: str  # "ok" | "error" | "exit" | "stopped"
     exit_code: int
     error: dict | None = None
+    diagnostics: list | None = None  # Diagnostic.to_json() of each, for Finished
 
 
 _keep: list = []  # the modules replaced as __main__
@@ -343,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     _enable_crash_log(opts.crash_file)
 
     outcome = _prepare_and_run(opts, emit, gate)
-    emit(Finished(outcome.status, outcome.exit_code, outcome.error))
+    emit(Finished(outcome.status, outcome.exit_code, outcome.error, outcome.diagnostics or []))
     if writer:
         writer.close()
     return outcome.exit_code
@@ -369,22 +370,31 @@ def _prepare_and_run(opts: Options, emit, gate) -> Outcome:
         print(f"gradviz: {exc}", file=sys.stderr)
         return Outcome("error", 2, {"type": "RuntimeError", "message": str(exc), "file": None,
                                     "line": None, "traceback": ""})
+    from .diagnostics import Diagnostician, Thresholds
     from .recorder import Recorder
 
-    recorder = Recorder(emit, gate=gate)
+    # the diagnostician sees the recorder's messages on their way out and listens beside it
+    diagnostician = Diagnostician(emit, Thresholds.from_env())
+    recorder = Recorder(diagnostician.relay, gate=gate)
+    diagnostician.follow(recorder)
     gate.values = recorder.values
     engine.events.add_listener(recorder)
+    diagnostician.attach()
     # A forked copy of the script (multiprocessing, a DataLoader's workers) must neither write
     # into our event pipe nor wait on a gate nobody controls: it runs unrecorded.
-    os.register_at_fork(after_in_child=lambda: engine.events.remove_listener(recorder))
+    os.register_at_fork(after_in_child=lambda: (engine.events.remove_listener(recorder),
+                                                diagnostician.detach()))
     emit(Started(os.getpid(), script.path, opts.device))
     outcome = run_script(script, opts.args, gate)
     engine.events.remove_listener(recorder)
+    diagnostician.detach()
     try:
         recorder.finish()
+        diagnostician.finish()
         gate.serve_requests()
     except Exception as exc:  # noqa: BLE001 - the script's own outcome matters more
         print(f"gradviz: the recorder failed at the end of the run: {exc!r}", file=sys.stderr)
+    outcome.diagnostics = [d.to_json() for d in diagnostician.diagnostics]
     return outcome
 
 

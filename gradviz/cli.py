@@ -176,7 +176,8 @@ def _run(args, script_args: list[str]) -> int:
         status = "error"
     if args.report:
         rep = report_mod.build_report(trace, status, args.device, error=result.error,
-                                      exit_code=result.exit_code)
+                                      exit_code=result.exit_code,
+                                      diagnostics=[d.to_json() for d in trace.diagnostics])
         report_mod.write_report(args.report, rep)
     if args.export:
         _export(trace, args.export)

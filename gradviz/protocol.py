@@ -11,8 +11,12 @@ import os
 import pickle
 import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .trace import GradEvent, Graph, Source, Step
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 512 * 1024 * 1024
@@ -79,11 +83,18 @@ class Values:
 
 
 @dataclass
+class Diagnosed:
+    """A detector found a problem (``gradviz.diagnostics``); sent as soon as it is found."""
+
+    diagnostic: Diagnostic
+
+
+@dataclass
 class Finished:
     status: str  # "ok" | "error" | "exit" | "stopped" (KeyboardInterrupt: Stop or Ctrl+C)
     exit_code: int
     error: dict | None = None  # {"type", "message", "line", "file", "traceback"}
-    diagnostics: list[dict] = field(default_factory=list)
+    diagnostics: list[dict] = field(default_factory=list)  # every Diagnostic.to_json()
 
 
 # --- parent -> child ---------------------------------------------------------------------------

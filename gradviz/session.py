@@ -14,7 +14,9 @@ import collections
 import threading
 from dataclasses import dataclass, field
 
+from .diagnostics import Diagnostic
 from .protocol import (
+    Diagnosed,
     Finished,
     GraphChanged,
     NodeExecuted,
@@ -56,6 +58,7 @@ class RunTrace:
         self.paused: Paused | None = None
         self.position: NodeExecuted | None = None
         self.finished: Finished | None = None
+        self.diagnostics: list[Diagnostic] = []
         self._detailed: collections.deque[int] = collections.deque()
         self._detailed_kept = detailed_kept
         self._subscribers: list = []
@@ -101,9 +104,17 @@ class RunTrace:
         if isinstance(m, NodeExecuted):
             self.position = m
             return "node"
+        if isinstance(m, Diagnosed):
+            self.diagnostics.append(m.diagnostic)
+            return "diagnostic"
         if isinstance(m, Finished):
             self.finished = m
             self.paused = None
+            known = set(self.diagnostics)
+            for data in m.diagnostics:  # the full list: adds any whose message was lost
+                d = Diagnostic.from_json(data)
+                if d not in known:
+                    self.diagnostics.append(d)
             return "finished"
         if isinstance(m, Started):
             self.script, self.device = m.script, m.device

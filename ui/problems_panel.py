@@ -1,0 +1,163 @@
+"""The Problems panel: what ``gradviz.diagnostics`` found in the run, one row per finding.
+
+One click on a row takes a person from the message to the culprit: the node is selected in
+the shared ``Selection`` (every view that shows the graph follows it; the step shown changes
+too when the node belongs to another step's graph) and ``source_requested(file, line)`` asks
+the script view to mark the line. The full message of the current row is shown under the
+list.
+
+It only reads ``controller.trace.diagnostics``. What badges on the graph need is here as well:
+``badges(structure)`` maps node ids to their findings and ``diagnostics_changed(list)`` says
+when to redraw them.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from gradviz.diagnostics import Diagnostic, by_node
+
+# What each kind is called in the panel (the report keeps DESIGN.md's identifiers).
+TITLES = {
+    "missing-zero-grad": "Gradient never zeroed",
+    "nan-or-inf": "NaN or Inf",
+    "gradcheck-failed": "Wrong custom backward",
+    "inplace-modified": "Saved value changed in place",
+    "backward-twice": "Backward through a freed graph",
+    "dead-relu": "Dead ReLU",
+    "exploding-gradient": "Exploding gradient",
+    "vanishing-gradient": "Vanishing gradient",
+    "no-gradient": "No gradient",
+}
+KIND, WHERE, MESSAGE = range(3)
+_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ProblemsPanel(QWidget):
+    """Signals: ``source_requested(str, int)`` (file, line) when a row with a line is
+    clicked; ``diagnostics_changed(list)`` with every ``Diagnostic`` of the run whenever the
+    list changes (a new run clears it)."""
+
+    source_requested = Signal(str, int)
+    diagnostics_changed = Signal(list)
+
+    def __init__(self, controller, selection, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.selection = selection
+        self._shown: list[Diagnostic] = []
+        self._trace = None
+
+        self._summary = QLabel()
+        self._tree = QTreeWidget()
+        self._tree.setColumnCount(3)
+        self._tree.setHeaderLabels(["Problem", "Where", "Message"])
+        self._tree.setRootIsDecorated(False)
+        self._tree.setUniformRowHeights(True)
+        self._tree.setAlternatingRowColors(True)
+        self._tree.itemClicked.connect(self._on_item_clicked)
+        self._tree.itemActivated.connect(self._on_item_clicked)  # Enter on the keyboard
+        self._tree.currentItemChanged.connect(self._on_current_changed)
+        self._detail = QLabel()
+        self._detail.setWordWrap(True)
+        self._detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._summary)
+        layout.addWidget(self._tree, 1)
+        layout.addWidget(self._detail)
+
+        controller.trace_replaced.connect(self._on_trace_replaced)
+        controller.steps_recorded.connect(self.refresh)
+        controller.finished.connect(self.refresh)
+        self._on_trace_replaced()
+
+    # --- reading --------------------------------------------------------------------------------
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """The findings listed, in the order they were found."""
+        return list(self._shown)
+
+    def badges(self, structure: str | None = None) -> dict[int, list[Diagnostic]]:
+        """{node id: findings} for the graph of ``structure`` (a ``Graph.structure_hash``),
+        or for every graph when None: what a graph view draws as badges."""
+        return by_node(self._shown, structure)
+
+    def row_count(self) -> int:
+        return self._tree.topLevelItemCount()
+
+    def item(self, row: int) -> QTreeWidgetItem:
+        return self._tree.topLevelItem(row)
+
+    # --- following the run ----------------------------------------------------------------------
+    def _on_trace_replaced(self) -> None:
+        if self._trace is not None:
+            self._trace.unsubscribe(self._on_trace_event)
+        self._trace = self.controller.trace
+        # Diagnosed messages are applied on the GUI thread (SessionController.pump): show
+        # each at once rather than at the next step
+        self._trace.subscribe(self._on_trace_event)
+        self._tree.clear()
+        self._shown = []
+        self._detail.clear()
+        self._update_summary()
+        self.diagnostics_changed.emit([])
+        self.refresh()
+
+    def _on_trace_event(self, what: str, payload) -> None:
+        if what in ("diagnostic", "finished"):
+            self.refresh()
+
+    def refresh(self, *_args) -> None:
+        """Add the findings the trace has that are not listed yet."""
+        found = self.controller.trace.diagnostics
+        if len(found) == len(self._shown):
+            return
+        for d in found[len(self._shown):]:
+            self._tree.addTopLevelItem(self._item_for(d))
+            self._shown.append(d)
+        for column in (KIND, WHERE):
+            self._tree.resizeColumnToContents(column)
+        self._update_summary()
+        self.diagnostics_changed.emit(list(self._shown))
+
+    def _update_summary(self) -> None:
+        n = len(self._shown)
+        self._summary.setText("No problems found" if n == 0 else
+                              f"{n} problem{'s' if n != 1 else ''} found")
+
+    def _item_for(self, d: Diagnostic) -> QTreeWidgetItem:
+        where = []
+        if d.node_name:
+            where.append(d.node_name)
+        if d.line is not None:
+            where.append(f"line {d.line}")
+        item = QTreeWidgetItem([TITLES.get(d.kind, d.kind), ", ".join(where), d.message])
+        item.setData(KIND, _ROLE, d)
+        item.setToolTip(MESSAGE, d.message)
+        item.setToolTip(KIND, d.kind)
+        return item
+
+    # --- one click: node and line -------------------------------------------------------------
+    def _on_current_changed(self, current, _previous) -> None:
+        d = current.data(KIND, _ROLE) if current is not None else None
+        self._detail.setText("" if d is None else f"{TITLES.get(d.kind, d.kind)}: {d.message}")
+
+    def _on_item_clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        d = item.data(KIND, _ROLE)
+        if d is not None:
+            self.reveal(d)
+
+    def reveal(self, d: Diagnostic) -> None:
+        """Select the finding's node (in its own step's graph) and request its line."""
+        if d.node is not None:
+            trace = self.controller.trace
+            latest = trace.latest_step
+            on_latest = latest is not None and latest.structure == d.structure
+            if self.selection.step is not None or not on_latest:
+                if d.step is not None and 0 <= d.step < len(trace.steps):
+                    self.selection.show_step(d.step)
+            self.selection.select_node(d.node)
+        if d.line is not None:
+            self.source_requested.emit(d.file or self.controller.trace.script, d.line)

@@ -84,6 +84,10 @@ class Backend:
     def seed(self, s: int):
         return self.xp.random.default_rng(s)
 
+    def permutation(self, rng, n: int):
+        """A random permutation of ``0 .. n-1`` drawn from ``rng`` (a ``seed()`` result)."""
+        return rng.permutation(n)
+
 
 def _np_sum(a, axis=None, dtype=None, out=None, keepdims=False):
     # np.sum's Python wrapper costs more than summing a small array; add.reduce is the same

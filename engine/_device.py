@@ -17,7 +17,7 @@ CUDA_HELP = (
 class device:  # noqa: N801 - PyTorch's spelling
     """``device('cpu')``, ``device('cuda')``, ``device('cuda', 0)``, ``device('cuda:0')``."""
 
-    __slots__ = ("type", "index")
+    __slots__ = ("type", "index", "_previous")  # _previous: ``with device(...):``
 
     def __init__(self, type, index=None):  # noqa: A002 - PyTorch's argument name
         if isinstance(type, device):
@@ -68,6 +68,7 @@ class device:  # noqa: N801 - PyTorch's spelling
 CPU = device("cpu")
 _cuda_backend: Backend | None = None
 _cuda_error: str | None = None
+_test_backend: Backend | None = None  # a test backend in the cpu's place (register_test_backend)
 
 
 def _load_cuda() -> Backend | None:
@@ -82,6 +83,37 @@ def _load_cuda() -> Backend | None:
     return _cuda_backend
 
 
+def register_test_backend(backend: Backend | None):
+    """Tests only: put a test backend (``engine._backend_strict.StrictBackend``, which proves on
+    a CPU that no op falls back to host numpy) in place of a real device; returns a function
+    that puts back exactly what was there before (CuPy's backend included).
+
+    A backend named 'cuda' stands in for CUDA: ``device='cuda'``, ``.cuda()``,
+    ``cuda.is_available()``, ``.numpy()``'s error and the mixed-device error all run on it.
+    A backend named 'cpu' takes the cpu's place: every tensor made for the cpu (factories,
+    ``device='cpu'``, ``.cpu()``, ``.to('cpu')``) lives on it and reads as ``cpu`` everywhere,
+    so the differential tests run on it and compare messages with torch's CPU build
+    unchanged. Only what must share host memory stays numpy (``from_numpy``, ``as_tensor`` of
+    an ndarray, Adam's ``step``, unpickled tensors). ``None`` undoes both (CuPy is then
+    looked for afresh). The default device goes back to cpu. No device string ever selects a
+    test backend."""
+    global _cuda_backend, _cuda_error, _test_backend
+    saved = (_cuda_backend, _cuda_error, _test_backend, _DEFAULT.device, _DEFAULT.backend)
+    _DEFAULT.device, _DEFAULT.backend = CPU, NUMPY
+    if backend is None:
+        _cuda_backend, _cuda_error, _test_backend = None, None, None
+    elif backend.name == "cuda":
+        _cuda_backend, _cuda_error = backend, None
+    else:
+        _test_backend = _DEFAULT.backend = backend
+
+    def restore() -> None:
+        global _cuda_backend, _cuda_error, _test_backend
+        _cuda_backend, _cuda_error, _test_backend, _DEFAULT.device, _DEFAULT.backend = saved
+
+    return restore
+
+
 def cuda_available() -> bool:
     return _load_cuda() is not None
 
@@ -92,12 +124,12 @@ def backend_for(dev) -> Backend:
         return _DEFAULT.backend
     if isinstance(dev, str):
         if dev == "cpu":
-            return NUMPY
+            return NUMPY if _test_backend is None else _test_backend
         dev = device(dev)
     elif isinstance(dev, int):
         dev = device("cuda", dev)
     if dev.type == "cpu":
-        return NUMPY
+        return NUMPY if _test_backend is None else _test_backend
     if dev.type == "cuda":
         b = _load_cuda()
         if b is None:
@@ -133,7 +165,13 @@ def device_of(backend: Backend) -> device:
 
 
 def backend_of(array) -> Backend:
-    """The backend that owns ``array`` (numpy arrays are cpu; anything else is the GPU's)."""
-    if _cuda_backend is None or isinstance(array, _np.ndarray):
+    """The backend that owns ``array`` (numpy arrays are cpu; anything else is the GPU's, or
+    a registered test backend's)."""
+    if array.__class__ is _np.ndarray or (_cuda_backend is None and _test_backend is None):
         return NUMPY
-    return _cuda_backend
+    if isinstance(array, (_np.ndarray, _np.generic)):
+        # numpy hands back scalars from ops on 0-d arrays: those are the cpu's too
+        return NUMPY
+    if _test_backend is not None and type(array) is _test_backend.array_type:
+        return _test_backend
+    return NUMPY if _cuda_backend is None else _cuda_backend

@@ -104,6 +104,7 @@ class LossPlot(QWidget):
         self._plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
         self._readout = QLabel()
+        self._readout.setMinimumWidth(1)  # a long read-out must not widen the dock it is in
         self._readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._log_box = QCheckBox("Log scale")
         self._log_box.setToolTip("Logarithmic loss axis (on by itself when the losses span "

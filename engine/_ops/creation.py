@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from .. import _dtype as dt
+from .._backend import NUMPY
 from .._device import backend_for
 from .._tensor import Tensor
 from .common import torch_type_name
@@ -255,7 +256,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, np.ndarray) and device is None:
         arr = data if dtype is None else data.astype(dt.to_dtype(dtype).np, copy=False)
         dt.from_numpy_dtype(arr.dtype)
-        return Tensor._wrap(arr, backend_for("cpu"))
+        return Tensor._wrap(arr, NUMPY)  # shares the array's memory: numpy's backend
     return tensor(data, dtype=dtype, device=device)
 
 
@@ -264,7 +265,7 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     dt.from_numpy_dtype(ndarray.dtype)
-    return Tensor._wrap(ndarray, backend_for("cpu"))
+    return Tensor._wrap(ndarray, NUMPY)
 
 
 def _no_out(fn: str, out) -> None:
@@ -431,7 +432,7 @@ def randperm(n: int, *, dtype=None, device=None, generator=None, requires_grad=F
     B = backend_for(device)
     rng = (generator or default_generator).rng(B)
     want = dt.to_dtype(dtype).np if dtype is not None else np.dtype(np.int64)
-    return _finish(rng.permutation(n).astype(want), B, requires_grad)
+    return _finish(B.permutation(rng, n).astype(want), B, requires_grad)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,

@@ -15,7 +15,7 @@ from .._grad_mode import GRAD_MODE
 from .._tensor import Tensor, edge_of
 from ..autograd.graph import Node
 from .arithmetic import add, div, floor_divide, fmod, mul, pow, remainder, sub
-from .common import binary_operands, method, sum_to, torch_type_name
+from .common import binary_operands, method, same_device, sum_to, torch_type_name
 from .pointwise import clamp
 
 __all__: list[str] = []
@@ -123,6 +123,8 @@ def inplace_binary(self: Tensor, other, op: str, **kwargs) -> Tensor:
     """``self.op_(other)``: PyTorch's result, checks and errors, written into self."""
     self._check_inplace()
     if isinstance(other, Tensor) and other._data is not self._data:
+        if other._B is not self._B:
+            same_device(self, other)  # before comparing memory across devices
         _check_overlap(self, other)
     out_of_place = _OUT_OF_PLACE[op]
     if _recording(self, other):

@@ -172,7 +172,10 @@ class Optimizer:
 
         def cast(param, value, key=None):
             if isinstance(value, Tensor):
-                if key != "step" and param.is_floating_point() and value.is_floating_point():
+                if key == "step":
+                    # stays where it is (a cpu tensor), as in PyTorch without capturable/fused
+                    return value.to(copy=True)
+                if param.is_floating_point() and value.is_floating_point():
                     return value.to(dtype=param.dtype, device=param.device, copy=True)
                 return value.to(device=param.device, copy=True)
             if isinstance(value, dict):

@@ -4,6 +4,10 @@
 ``lib = torch`` on tensors built from the same numpy ``inputs`` and compares: the forward
 values (and dtype and shape), the grad_fn name chain, and, after ``backward`` with the same
 upstream gradient, every input's ``.grad``.
+
+``make()`` builds engine tensors on the default device, so with ``GRADVIZ_TEST_DEVICE=strict``
+(``conftest.py``) every check runs on the strict test backend; ``to_numpy`` reads values back
+explicitly (``.cpu().numpy()``), as a CUDA tensor requires.
 """
 
 from __future__ import annotations

@@ -1,0 +1,339 @@
+"""The QGraphicsItems the graph view draws: one per layout box, one per edge, and a frame
+around the members of an expanded group.
+
+Items paint themselves from the ``gradviz.layout`` data they were made with and a few
+state attributes the view and the backward animation set (selected, animation state, badge,
+edge progress). Setters repaint only the item's own area, so an animation frame that
+changes three nodes repaints three small rectangles, not the scene.
+
+Level of detail: below a few pixels per text line labels are not drawn at all, which is
+what keeps a 2,000-box graph smooth when zoomed out.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from gradviz.layout import FONT_SIZE, LayoutBox, LayoutEdge
+
+NORMAL, CURRENT, DONE, FLASH = "normal", "current", "done", "flash"
+STATES = (NORMAL, CURRENT, DONE, FLASH)
+
+# Animation colours sit on top of torchviz's light box fills, so they read the same in light
+# and dark themes: amber for "now", green tint for "executed", yellow for a leaf's flash.
+GLOW = QColor(255, 160, 0)
+DONE_TINT = QColor(120, 200, 120)
+FLASH_FILL = QColor(255, 224, 80)
+BADGE_FILL = QColor(38, 50, 56)
+BADGE_TEXT = QColor(255, 255, 255)
+PULSE = QColor(255, 140, 0)
+
+MIN_TEXT_PX = 4.5  # a label line smaller than this on screen is not drawn
+FAR_LOD = 0.08  # below this scale boxes are specks and edges hairlines
+GLOW_MARGIN = 6.0  # room around a box for the glow and the selection ring
+PULSE_RADIUS = 4.5
+
+
+def label_font(pixel_size: float = FONT_SIZE) -> QFont:
+    """The monospace font boxes are labelled in; sized in scene units (points) to match the
+    box sizes ``dot`` computed for a 10 pt monospace font."""
+    font = QFont("monospace")
+    font.setStyleHint(QFont.StyleHint.Monospace)
+    font.setPixelSize(max(1, round(pixel_size)))
+    return font
+
+
+def blend(a: QColor, b: QColor, t: float) -> QColor:
+    """``a`` mixed with ``t`` of ``b``."""
+    return QColor(round(a.red() + (b.red() - a.red()) * t),
+                  round(a.green() + (b.green() - a.green()) * t),
+                  round(a.blue() + (b.blue() - a.blue()) * t))
+
+
+class NodeItem(QGraphicsItem):
+    """One layout box: a graph node, a collapsed group or a saved tensor.
+
+    Attributes the view reads: ``box`` (the ``LayoutBox``), ``state`` (one of ``STATES``),
+    ``badge`` (text or None), ``selected``.
+    """
+
+    def __init__(self, box: LayoutBox, font: QFont, badge_font: QFont, highlight: QColor):
+        super().__init__()
+        self.box = box
+        self.state = NORMAL
+        self.badge: str | None = None
+        self.selected = False
+        self._font = font
+        self._badge_font = badge_font
+        self._highlight = QColor(highlight)
+        self._rect = QRectF(-box.width / 2, -box.height / 2, box.width, box.height)
+        self._badge_rect = QRectF()
+        self._text = "\n".join(box.lines)
+        style = box.style
+        self._fill = QColor(style.fill)
+        self._border = QColor(style.border)
+        self._text_color = QColor(style.text)
+        self._speck = self._fill.darker(135)  # visible on a light background, kind still shows
+        self._pen = QPen(self._border, style.pen)
+        if style.dashed:
+            self._pen.setStyle(Qt.PenStyle.DashLine)
+        self._radius = 6.0 if style.rounded else 1.5
+        self.setPos(box.x, box.y)
+        self.setZValue(2)
+        self._bounds = self._compute_bounds()
+
+    # --- state ----------------------------------------------------------------------------------
+    def set_state(self, state: str) -> None:
+        if state not in STATES:
+            raise ValueError(f"node state must be one of {STATES}, not {state!r}")
+        if state != self.state:
+            self.state = state
+            self.setZValue(3 if state == CURRENT else 2)
+            self.update()
+
+    def set_badge(self, text: str | None) -> None:
+        if text == self.badge:
+            return
+        self.prepareGeometryChange()
+        self.badge = text or None
+        self._bounds = self._compute_bounds()
+        self.update()
+
+    def set_selected(self, on: bool) -> None:
+        if on != self.selected:
+            self.selected = on
+            self.update()
+
+    def set_highlight_color(self, color: QColor) -> None:
+        self._highlight = QColor(color)
+        self.update()
+
+    def fill_color(self) -> QColor:
+        """The fill the box is painted with now (its style's, tinted by the state)."""
+        if self.state == DONE:
+            return blend(self._fill, DONE_TINT, 0.55)
+        if self.state == FLASH:
+            return FLASH_FILL
+        return self._fill
+
+    def border_pen(self) -> QPen:
+        """The outline pen for the current state and selection."""
+        if self.selected:
+            return QPen(self._highlight, 2.5)
+        if self.state in (CURRENT, FLASH):
+            return QPen(GLOW.darker(130), 2.0)
+        return self._pen
+
+    # --- geometry -------------------------------------------------------------------------------
+    def _compute_bounds(self) -> QRectF:
+        bounds = self._rect.adjusted(-GLOW_MARGIN, -GLOW_MARGIN, GLOW_MARGIN, GLOW_MARGIN)
+        if self.badge:
+            fm = QFontMetricsF(self._badge_font)
+            w = fm.horizontalAdvance(self.badge) + 8.0
+            h = fm.height() + 2.0
+            # the badge sits on the box's top-right corner, half outside it
+            self._badge_rect = QRectF(self._rect.right() - w + 4.0, self._rect.top() - h / 2 - 2,
+                                      w, h)
+            bounds = bounds.united(self._badge_rect.adjusted(-1, -1, 1, 1))
+        return bounds
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self._rect)
+        return path
+
+    # --- painting -------------------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if self.state == CURRENT:
+            glow = QColor(GLOW)
+            glow.setAlpha(110)
+            painter.setPen(QPen(glow, 8.0))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(self._rect, self._radius + 2, self._radius + 2)
+        if lod < FAR_LOD and not self.selected and self.state == NORMAL and not self.badge:
+            painter.fillRect(self._rect, self._speck)  # a few pixels: a dot of its colour
+            return
+        painter.setPen(self.border_pen())
+        painter.setBrush(QBrush(self.fill_color()))
+        if lod < 0.25:  # far out: a plain rectangle is all that can be seen
+            painter.drawRect(self._rect)
+        else:
+            painter.drawRoundedRect(self._rect, self._radius, self._radius)
+        if lod * self._font.pixelSize() >= MIN_TEXT_PX:
+            painter.setFont(self._font)
+            painter.setPen(self._text_color)
+            painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self._text)
+        if self.badge:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(BADGE_FILL)
+            r = self._badge_rect.height() / 2
+            painter.drawRoundedRect(self._badge_rect, r, r)
+            if lod * self._badge_font.pixelSize() >= MIN_TEXT_PX:
+                painter.setFont(self._badge_font)
+                painter.setPen(BADGE_TEXT)
+                painter.drawText(self._badge_rect, Qt.AlignmentFlag.AlignCenter, self.badge)
+
+
+def spline_path(points) -> QPainterPath:
+    """The cubic Bézier path through Graphviz's 3n+1 control points."""
+    path = QPainterPath(QPointF(*points[0]))
+    for i in range(1, len(points) - 2, 3):
+        path.cubicTo(QPointF(*points[i]), QPointF(*points[i + 1]), QPointF(*points[i + 2]))
+    return path
+
+
+def arrowhead(base: QPointF, tip: QPointF, width: float = 5.0) -> QPolygonF:
+    """A filled triangle from the spline's end (``base``) to ``tip``."""
+    dx, dy = tip.x() - base.x(), tip.y() - base.y()
+    length = (dx * dx + dy * dy) ** 0.5 or 1.0
+    nx, ny = -dy / length * width / 2, dx / length * width / 2
+    return QPolygonF([tip, QPointF(base.x() + nx, base.y() + ny),
+                      QPointF(base.x() - nx, base.y() - ny)])
+
+
+class EdgeItem(QGraphicsItem):
+    """One edge between boxes (forward direction, as laid out), with its arrowhead, a count
+    label on bundled edges, and the animation's pulse.
+
+    ``progress`` is None or t in [0, 1]: the gradient travels backward, so t = 0 is at the
+    consumer's end of the edge and t = 1 at the input's.
+    """
+
+    def __init__(self, edge: LayoutEdge, color: QColor, font: QFont):
+        super().__init__()
+        self.edge = edge
+        self.progress: float | None = None
+        self._color = QColor(color)
+        self._font = font
+        self._path = spline_path(edge.points)
+        self._arrow = (arrowhead(QPointF(*edge.points[-1]), QPointF(*edge.arrow_tip))
+                       if edge.arrow and edge.arrow_tip is not None else None)
+        self._width = 1.5 if edge.count > 1 else 1.0
+        self._label_rect = QRectF()
+        if edge.label and edge.label_pos is not None:
+            fm = QFontMetricsF(font)
+            w, h = fm.horizontalAdvance(edge.label) + 4, fm.height()
+            self._label_rect = QRectF(edge.label_pos[0] - w / 2, edge.label_pos[1] - h / 2, w, h)
+        bounds = self._path.boundingRect()
+        if self._arrow is not None:
+            bounds = bounds.united(self._arrow.boundingRect())
+        if not self._label_rect.isNull():
+            bounds = bounds.united(self._label_rect)
+        m = PULSE_RADIUS + 3
+        self._bounds = bounds.adjusted(-m, -m, m, m)
+        self.setZValue(1)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def set_color(self, color: QColor) -> None:
+        self._color = QColor(color)
+        self.update()
+
+    def set_progress(self, t: float | None) -> None:
+        t = None if t is None else min(1.0, max(0.0, float(t)))
+        if t != self.progress:
+            self.progress = t
+            self.update()
+
+    def pulse_position(self) -> QPointF | None:
+        """Where the pulse is drawn (scene coordinates), or None without progress."""
+        if self.progress is None:
+            return None
+        # pointAtPercent is by length: the pulse moves at an even speed along the spline
+        return self._path.pointAtPercent(1.0 - self.progress)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        active = self.progress is not None
+        if lod < FAR_LOD and not active:
+            # far out the curve's shape is invisible: a straight hairline is much cheaper
+            painter.setPen(QPen(self._color, 0))
+            painter.drawLine(self._path.pointAtPercent(0.0), QPointF(*self.edge.end))
+            return
+        color = PULSE if active else self._color
+        pen = QPen(color, 2.2 if active else self._width)
+        if not self.edge.arrow:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if self._arrow is not None:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.drawPolygon(self._arrow)
+        if not self._label_rect.isNull() and lod * self._font.pixelSize() >= MIN_TEXT_PX:
+            painter.setFont(self._font)
+            painter.setPen(self._color)
+            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.edge.label)
+        if active:
+            p = self.pulse_position()
+            halo = QColor(PULSE)
+            halo.setAlpha(90)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(halo)
+            painter.drawEllipse(p, PULSE_RADIUS + 2.5, PULSE_RADIUS + 2.5)
+            painter.setBrush(PULSE)
+            painter.drawEllipse(p, PULSE_RADIUS, PULSE_RADIUS)
+            painter.setBrush(QColor(255, 255, 255))
+            painter.drawEllipse(p, 1.6, 1.6)
+
+
+class GroupFrameItem(QGraphicsItem):
+    """A dashed frame around the boxes of an expanded group, with a small "−" handle on its
+    top-left corner: double-clicking the handle (or the view's context menu, or Backspace on
+    a member) collapses the group back into one box. ``title`` names the group (tooltip)."""
+
+    HANDLE = 13.0
+
+    def __init__(self, group_id: str, title: str, rect: QRectF, color: QColor):
+        super().__init__()
+        self.group_id = group_id
+        self.title = title
+        self._color = QColor(color)
+        self._rect = rect.adjusted(-8, -8, 8, 8)
+        h = self.HANDLE
+        # the handle straddles the corner: edges entering the group rarely pass there
+        self.tab_rect = QRectF(self._rect.left() - h / 2, self._rect.top() - h / 2, h, h)
+        self._bounds = self._rect.united(self.tab_rect).adjusted(-2, -2, 2, 2)
+        self.setZValue(0)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def frame_rect(self) -> QRectF:
+        return QRectF(self._rect)
+
+    def shape(self) -> QPainterPath:
+        # only the handle is clickable: the frame's inside belongs to the boxes and background
+        path = QPainterPath()
+        path.addRect(self.tab_rect)
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        fill = QColor(self._color)
+        fill.setAlpha(28)
+        painter.setPen(QPen(self._color, 1.2, Qt.PenStyle.DashLine))
+        painter.setBrush(fill)
+        painter.drawRoundedRect(self._rect, 8, 8)
+        painter.setPen(QPen(self._color.darker(120), 1.0))
+        painter.setBrush(QColor(255, 255, 255))
+        painter.drawRoundedRect(self.tab_rect, 3, 3)
+        c = self.tab_rect.center()
+        painter.setPen(QPen(self._color.darker(120), 1.6))
+        painter.drawLine(QPointF(c.x() - 3.5, c.y()), QPointF(c.x() + 3.5, c.y()))

@@ -59,6 +59,8 @@ def debiased_ema(values: np.ndarray, weight: float, state=(0.0, 0.0)):
     return out, (last, debias)
 
 
+FEW_POINTS = 50
+
 class LossPlot(QWidget):
     """The loss curve for ``controller``'s run; clicking a point shows its step.
 
@@ -243,6 +245,15 @@ class LossPlot(QWidget):
             self.curve.hide()
             self.raw_curve.setPen(self._raw_pen)
             self.raw_curve.setData(x, y)
+        # a few steps (Example 1 has one) draw no visible line: mark each point
+        few = 0 < n <= FEW_POINTS
+        self.raw_curve.setSymbol("o" if few else None)
+        if few:
+            self.raw_curve.setSymbolSize(7)
+            self.raw_curve.setSymbolBrush(self._raw_pen.color())
+            self.raw_curve.setSymbolPen(self._raw_pen.color())
+        if n == 1:  # autorange around one x gives a meaningless -400..400 axis
+            self._plot.getPlotItem().setXRange(float(x[0]) - 1, float(x[0]) + 1, padding=0)
         self._stack.setCurrentIndex(1 if n else 0)
 
     # --- data -------------------------------------------------------------------------------

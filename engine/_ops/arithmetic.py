@@ -94,6 +94,7 @@ class AddBackward0(Node):
     """``a + alpha * b``: the gradient passes through (reduced over broadcast dims)."""
 
     __slots__ = ("a_shape", "b_shape", "alpha", "casts")
+    _b_sign = 1  # the sign of b's term: SubBackward0 flips it
 
     def backward(self, g):
         B = _backend(g)
@@ -102,7 +103,8 @@ class AddBackward0(Node):
         if self.next_functions[0][0] is not None:
             ga = _grad_cast(sum_to(B, g, self.a_shape), casts[0])
         if self.next_functions[1][0] is not None:
-            gb = sum_to(B, g if self.alpha == 1 else B.multiply(g, self.alpha), self.b_shape)
+            scale = self._b_sign * self.alpha
+            gb = sum_to(B, g if scale == 1 else B.multiply(g, scale), self.b_shape)
             gb = _grad_cast(gb, casts[1])
         return ga, gb
 
@@ -111,17 +113,7 @@ class SubBackward0(AddBackward0):
     """``a - alpha * b``."""
 
     __slots__ = ()
-
-    def backward(self, g):
-        B = _backend(g)
-        ga = gb = None
-        casts = self.casts or (None, None)
-        if self.next_functions[0][0] is not None:
-            ga = _grad_cast(sum_to(B, g, self.a_shape), casts[0])
-        if self.next_functions[1][0] is not None:
-            gb = sum_to(B, B.multiply(g, -self.alpha), self.b_shape)
-            gb = _grad_cast(gb, casts[1])
-        return ga, gb
+    _b_sign = -1
 
 
 class RsubBackward0(AddBackward0):

@@ -19,7 +19,6 @@ from ui.backward_animation import (  # noqa: E402
 )
 from ui.gradients_panel import GradientsPanel  # noqa: E402
 from ui.selection import Selection  # noqa: E402
-from ui.session_controller import SessionController  # noqa: E402
 
 TIMEOUT_MS = 60_000
 EXAMPLE_1_ORDER = ["MulBackward0", "AddBackward0", "AddBackward0", "UnbindBackward0",
@@ -66,13 +65,6 @@ class FakeGraphView(QObject):
         self.states.clear()
         self.badges.clear()
         self.edges.clear()
-
-
-@pytest.fixture
-def controller(qtbot):
-    c = SessionController()
-    yield c
-    c.shutdown()
 
 
 @pytest.fixture

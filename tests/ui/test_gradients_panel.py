@@ -20,16 +20,8 @@ from ui.gradients_panel import (  # noqa: E402
     natural_key,
 )
 from ui.selection import Selection  # noqa: E402
-from ui.session_controller import SessionController  # noqa: E402
 
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def controller(qtbot):
-    c = SessionController()
-    yield c
-    c.shutdown()
 
 
 @pytest.fixture

@@ -52,13 +52,6 @@ def example_1_trace(qapp, tmp_path_factory):
 
 
 @pytest.fixture
-def controller(qtbot):
-    c = SessionController()
-    yield c
-    c.shutdown()
-
-
-@pytest.fixture
 def make_view(qtbot, controller):
     views = []
 

@@ -23,13 +23,6 @@ RUN_MS = 60_000
 
 
 @pytest.fixture
-def controller(qtbot):
-    c = SessionController()
-    yield c
-    c.shutdown()
-
-
-@pytest.fixture
 def inspector(qtbot, controller):
     selection = Selection()
     widget = Inspector(controller, selection)

@@ -19,16 +19,8 @@ from gradviz.protocol import GraphChanged, StepRecorded  # noqa: E402
 from gradviz.trace import LEAF, ROOT, Graph, GraphNode, Step  # noqa: E402
 from ui.loss_plot import LossPlot, debiased_ema  # noqa: E402
 from ui.selection import Selection  # noqa: E402
-from ui.session_controller import SessionController  # noqa: E402
 
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def controller(qtbot):
-    c = SessionController()
-    yield c
-    c.shutdown()
 
 
 @pytest.fixture

@@ -16,16 +16,8 @@ from gradviz.protocol import Diagnosed, Finished, GraphChanged, StepRecorded  # 
 from gradviz.trace import LEAF, OP, ROOT, Graph, GraphNode, Step  # noqa: E402
 from ui.problems_panel import ProblemsPanel  # noqa: E402
 from ui.selection import Selection  # noqa: E402
-from ui.session_controller import SessionController  # noqa: E402
 
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def controller(qtbot):
-    c = SessionController()
-    yield c
-    c.shutdown()
 
 
 @pytest.fixture

@@ -7,16 +7,8 @@ import pytest
 pytest.importorskip("PySide6")
 
 from gradviz import trace_io  # noqa: E402
-from ui.session_controller import SessionController  # noqa: E402
 
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def controller(qtbot):
-    c = SessionController()
-    yield c
-    c.shutdown()
 
 
 def test_example_1_runs_to_the_end_with_output_and_graph(qtbot, controller):

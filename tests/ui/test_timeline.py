@@ -14,17 +14,9 @@ from ui.backward_animation import AnimationClock, BackwardAnimation  # noqa: E40
 from ui.gradients_panel import LOG_LINES, GradientsPanel  # noqa: E402
 from ui.loss_plot import LossPlot  # noqa: E402
 from ui.selection import Selection  # noqa: E402
-from ui.session_controller import SessionController  # noqa: E402
 from ui.timeline import Timeline  # noqa: E402
 
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def controller(qtbot):
-    c = SessionController()
-    yield c
-    c.shutdown()
 
 
 def _feed(controller, n, start=0):

@@ -181,7 +181,7 @@ class Tensor:
         had = self._grad is not None
         self._grad = value
         if value is None and had and EVENTS.active:
-            EVENTS.emit("grad_did_zero", self, how)
+            EVENTS.grad_did_zero(self, how)
 
     @grad.deleter
     def grad(self) -> None:
@@ -446,7 +446,7 @@ class Tensor:
     def _bump(self, op: str) -> None:
         self._version[0] += 1
         if EVENTS.active:
-            EVENTS.emit("tensor_did_change_inplace", self, op)
+            EVENTS.tensor_did_change_inplace(self, op)
 
     def zero_(self) -> Tensor:
         self._check_inplace()
@@ -459,7 +459,7 @@ class Tensor:
         if EVENTS.active and self._grad_owner is not None:
             owner = self._grad_owner()
             if owner is not None:
-                EVENTS.emit("grad_did_zero", owner, "zero_()")
+                EVENTS.grad_did_zero(owner, "zero_()")
         return self
 
     def fill_(self, value) -> Tensor:
@@ -555,8 +555,7 @@ def record(data, B, node: Node, inputs=()) -> Tensor:
     """The output tensor of a recorded op, attached to ``node``; tells listeners."""
     out = Tensor._wrap(data, B, True, node)
     if EVENTS.active:
-        EVENTS.emit(
-            "op_did_record", node, out, inputs, user_source() if EVENTS.wants_source else None
+        EVENTS.op_did_record(node, out, inputs, user_source() if EVENTS.wants_source else None
         )
     return out
 
@@ -569,8 +568,7 @@ def record_many(datas, B, node: Node, inputs=()) -> tuple:
         t._output_nr = i
         outs.append(t)
     if EVENTS.active:
-        EVENTS.emit(
-            "op_did_record", node, tuple(outs), inputs,
+        EVENTS.op_did_record(node, tuple(outs), inputs,
             user_source() if EVENTS.wants_source else None,
         )
     return tuple(outs)

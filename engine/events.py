@@ -38,14 +38,30 @@ _METHODS = (
 )
 
 
+def _ignore(*args) -> None:
+    pass
+
+
+def _fan_out(fns):
+    def fan_out(*args) -> None:
+        for fn in fns:
+            fn(*args)
+
+    return fan_out
+
+
 class _Dispatcher:
-    """Fans each event out to the listeners that define a method for it."""
+    """Fans each event out to the listeners that define a method for it.
+
+    Each event is an attribute of the dispatcher (``EVENTS.node_did_execute(...)``) bound at
+    attach time to the one listener's method, to a fan-out over several, or to a no-op: an
+    event then costs the engine one call, not a lookup and a loop per event."""
 
     def __init__(self):
         self.active = False  # the one cheap check on the hot path
         self.wants_source = False
         self._listeners: list = []
-        self._by_method: dict[str, list] = {m: [] for m in _METHODS}
+        self._rebuild()
 
     def add(self, listener) -> None:
         if listener in self._listeners:
@@ -59,18 +75,17 @@ class _Dispatcher:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        self._by_method = {
-            m: [getattr(lst, m) for lst in self._listeners if hasattr(lst, m)] for m in _METHODS
-        }
+        for m in _METHODS:
+            fns = [getattr(lst, m) for lst in self._listeners if hasattr(lst, m)]
+            setattr(self, m, fns[0] if len(fns) == 1 else _fan_out(fns) if fns else _ignore)
         self.active = bool(self._listeners)
         self.wants_source = any(getattr(lst, "wants_source", False) for lst in self._listeners)
 
     def emit(self, method: str, *args) -> None:
-        for fn in self._by_method[method]:
-            fn(*args)
+        getattr(self, method)(*args)
 
     def has(self, method: str) -> bool:
-        return bool(self._by_method[method])
+        return getattr(self, method) is not _ignore
 
 
 EVENTS = _Dispatcher()

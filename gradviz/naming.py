@@ -26,15 +26,30 @@ def _engine_dirs() -> tuple[str, ...]:
     return _ENGINE_PREFIXES
 
 
+# code object -> whether it is the user's (not the engine's, not gradviz's): the frame walk
+# runs several times per training step and meets the same few code objects every time
+_IS_USER_CODE: dict = {}
+
+
+def _is_user_code(code) -> bool:
+    filename = code.co_filename
+    # the bundled examples live inside gradviz's folder but are the user's scripts
+    mine = not filename.startswith(_engine_dirs()) or filename.startswith(_EXAMPLES_DIR)
+    if len(_IS_USER_CODE) > 100_000:  # scripts that exec fresh code objects in a loop
+        _IS_USER_CODE.clear()
+    _IS_USER_CODE[code] = mine
+    return mine
+
+
 def user_frames(start: FrameType | None = None):
     """Frames of the user's code, innermost first (skipping the engine and gradviz)."""
     f = start or sys._getframe(1)
-    skip = _engine_dirs()
-    examples = _EXAMPLES_DIR
     while f is not None:
-        filename = f.f_code.co_filename
-        # the bundled examples live inside gradviz's folder but are the user's scripts
-        if not filename.startswith(skip) or filename.startswith(examples):
+        code = f.f_code
+        mine = _IS_USER_CODE.get(code)
+        if mine is None:
+            mine = _is_user_code(code)
+        if mine:
             yield f
         f = f.f_back
 
@@ -43,11 +58,13 @@ def user_frame(start: FrameType | None = None) -> FrameType | None:
     """The innermost frame of the user's code (``next(user_frames())`` without a generator:
     this runs several times per training step)."""
     f = start or sys._getframe(1)
-    skip = _engine_dirs()
-    examples = _EXAMPLES_DIR
+    known = _IS_USER_CODE.get
     while f is not None:
-        filename = f.f_code.co_filename
-        if not filename.startswith(skip) or filename.startswith(examples):
+        code = f.f_code
+        mine = known(code)
+        if mine is None:
+            mine = _is_user_code(code)
+        if mine:
             return f
         f = f.f_back
     return None

@@ -215,29 +215,27 @@ class Recorder:
         before in this run. Runs every step: kept to plain loops and tuples."""
         start = root._edge()[0]
         ids: dict = {start: 0}
+        ids_get = ids.get
         order = [start]
         key = []
         leaves = []
         outputs_get = self._step_outputs.get
-        i = 0
-        while i < len(order):
-            node = order[i]
-            i += 1
+        for i, node in enumerate(order):  # the list grows while it is walked: breadth-first
             nexts = []
             for nxt, _nr in node.next_functions:
                 if nxt is not None:
-                    nid = ids.get(nxt)
+                    nid = ids_get(nxt)
                     if nid is None:
                         nid = ids[nxt] = len(order)
                         order.append(nxt)
                     nexts.append(nid)
-            cls = type(node)
+            cls = node.__class__
             if cls is AccumulateGrad:
                 t = node.variable
-                leaves.append((i - 1, t))
+                leaves.append((i, t))
             else:
                 t = outputs_get(node)
-            key.append((cls, () if t is None else t._data.shape, tuple(nexts)))
+            key.append((cls, () if t is None else t._data.shape, *nexts))
         name = self.namer.name
         leaf_names = tuple((nid, name(t)) for nid, t in leaves)
         structure_key = (tuple(key), leaf_names)

@@ -534,7 +534,7 @@ def _rebase(t: Tensor, node: Node, value) -> None:
     t._output_nr = 0
     t.requires_grad_flag = True
     if EVENTS.active:
-        EVENTS.emit("op_did_record", node, t, (t, value),
+        EVENTS.op_did_record(node, t, (t, value),
                     user_source() if EVENTS.wants_source else None)
 
 

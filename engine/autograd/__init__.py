@@ -158,13 +158,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
 
 def _run(edges, grads, retain_graph, outputs, capture=None, only=None):
     if EVENTS.active:
-        EVENTS.emit("backward_did_start", outputs, grads, retain_graph)
+        EVENTS.backward_did_start(outputs, grads, retain_graph)
         try:
             result = run_backward(edges, grads, retain_graph, capture=capture, only=only)
         except BaseException as exc:
-            EVENTS.emit("backward_did_fail", outputs, exc)
+            EVENTS.backward_did_fail(outputs, exc)
             raise
-        EVENTS.emit("backward_did_finish", outputs)
+        EVENTS.backward_did_finish(outputs)
         return result
     return run_backward(edges, grads, retain_graph, capture=capture, only=only)
 

@@ -283,7 +283,7 @@ def _record_outputs(node: BackwardCFunction, args: tuple, inputs: list, output):
     node.save(*(t for t in saved if id(t) not in outs),
               outputs=tuple(t for t in saved if id(t) in outs))
     if EVENTS.active:
-        EVENTS.emit("op_did_record", node, tuple(wrapped), args,
+        EVENTS.op_did_record(node, tuple(wrapped), args,
                     user_source() if EVENTS.wants_source else None)
     return wrapped[0] if single else tuple(wrapped)
 

@@ -241,7 +241,7 @@ def accumulate_into(var, g) -> None:
     listening = EVENTS.active
     if listening:
         # listeners read (or copy) the old value now; it is overwritten in place right after
-        EVENTS.emit("grad_will_accumulate", var, None if cur is None else cur._data, g)
+        EVENTS.grad_will_accumulate(var, None if cur is None else cur._data, g)
     if cur is None:
         want = var._data.dtype
         data = B.astype(g, want, copy=True) if g.dtype != want else B.copy(g)
@@ -252,7 +252,7 @@ def accumulate_into(var, g) -> None:
         B.add(cur._data, g, out=cur._data, casting="unsafe")
         cur._version[0] += 1
     if listening:
-        EVENTS.emit("grad_did_accumulate", var, var._grad._data, g, cur is None)
+        EVENTS.grad_did_accumulate(var, var._grad._data, g, cur is None)
 
 
 def _run_tensor_hooks(hooks, g, B):
@@ -363,7 +363,7 @@ def run_backward(roots, grads, retain_graph: bool, capture=None, only=None):
                         if res is not None:
                             out = tuple(None if r is None else r._data for r in res)
                 if listening:
-                    EVENTS.emit("node_did_execute", node, buf, out)
+                    EVENTS.node_did_execute(node, buf, out)
                 if not retain_graph and (node._saved is not None or node._holds_values):
                     node.release()
             else:
@@ -449,7 +449,7 @@ def _run_plain(heap, buffers, deps, counter, retain_graph: bool, listening: bool
                     if res is not None:
                         out = tuple(None if r is None else r._data for r in res)
             if listening:
-                EVENTS.emit("node_did_execute", node, buf, out)
+                EVENTS.node_did_execute(node, buf, out)
             if not retain_graph and (saved is not None or node._holds_values):
                 node._saved = FREED  # release(), inlined
                 node._drop_values()

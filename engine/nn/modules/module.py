@@ -46,7 +46,7 @@ def clear_grad(p: Tensor, set_to_none: bool, how: str) -> None:
     g._B.copyto(g._data, 0)
     g._bump("zero_")
     if EVENTS.active:
-        EVENTS.emit("grad_did_zero", p, how)
+        EVENTS.grad_did_zero(p, how)
 
 
 class RemovableHandle:

@@ -15,6 +15,7 @@ from engine import events
 from engine._tensor import Tensor
 from engine.autograd.graph import AccumulateGrad
 
+from .module_scope import ModuleScope, spread_to_leaves
 from .naming import LeafNamer, user_frame
 from .protocol import GraphChanged, StepRecorded, Values
 from .summaries import norm, summarize
@@ -54,6 +55,7 @@ class Recorder:
         self.detail_first = detail_first
         self.clock = clock
         self.namer = LeafNamer()
+        self._scope = ModuleScope()
         self.step = -1
         self.losses: list[float] = []
         self.graph: Graph | None = None  # of the latest backward
@@ -84,12 +86,14 @@ class Recorder:
 
     # --- engine events ------------------------------------------------------------------------
     def op_did_record(self, node, output, inputs, source) -> None:
-        if source is not None:
+        if source is not None:  # a structure still new: where it ran, line and module
+            module = self._scope.current()
             md = node._metadata
             if md is None:
-                node._metadata = {"source": source}
+                node._metadata = {"source": source, "module": module}
             else:
                 md["source"] = source
+                md["module"] = module
         # Strong references, held by the recorder (not the node: that would make a cycle):
         # the inspector shows intermediate values the script itself no longer holds. Only
         # the forward in progress and the latest backward's are kept.
@@ -107,6 +111,7 @@ class Recorder:
         if self._loss is not None:
             self.losses.append(self._loss)
         self._backward_source = self._user_source()
+        self._scope.forget()
         self._order = []
         self._step_outputs, self._outputs = self._outputs, {}
         self.graph = self._graph_of(roots[0])
@@ -263,6 +268,15 @@ class Recorder:
     def _build(self, order, ids, leaf_names, leaves) -> Graph:
         nodes = []
         edges = []
+        modules = [(node._metadata or {}).get("module", "") for node in order]
+        consumers: dict[int, list[int]] = {}  # AccumulateGrad id -> ids of nodes using it
+        for nid, node in enumerate(order):
+            for nxt, _ in node.next_functions:
+                if nxt is not None:
+                    edges.append((ids[nxt], nid))
+                    if type(nxt) is AccumulateGrad:
+                        consumers.setdefault(ids[nxt], []).append(nid)
+        spread_to_leaves(modules, consumers)
         for nid, node in enumerate(order):
             md = node._metadata or {}
             t = node.variable if type(node) is AccumulateGrad else self._step_outputs.get(node)
@@ -273,10 +287,8 @@ class Recorder:
                 device=str(t.device) if t is not None else "cpu",
                 source=_source(md.get("source")),
                 saved=tuple(_saved_labels(node)),
+                module=modules[nid],
             ))
-            for nxt, _ in node.next_functions:
-                if nxt is not None:
-                    edges.append((ids[nxt], nid))
         n_ops = len(order)
         for i, (acc_id, name) in enumerate(leaf_names):
             t = leaves[acc_id]
@@ -284,6 +296,7 @@ class Recorder:
             nodes.append(GraphNode(
                 id=leaf_id, kind=LEAF, name=name, shape=tuple(t._data.shape),
                 dtype=str(t.dtype).removeprefix("torch."), device=str(t.device),
+                module=modules[acc_id],
             ))
             edges.append((leaf_id, acc_id))
         return Graph(tuple(nodes), tuple(edges), 0)

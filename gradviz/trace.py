@@ -48,7 +48,7 @@ class GraphNode:
     source: Source | None = None
     saved: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (label, shape) of saved tensors
     requires_grad: bool = True
-    module: str = ""  # qualified nn.Module name the node belongs to ("0", "encoder.fc1")
+    module: str = ""  # the nn.Module the node ran in ("model.0", "loss_fn"); see module_scope
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """Saving a run to a ``.json`` trace and loading it back for post-mortem viewing (no script
-runs). The format is versioned; unknown or corrupt files give one clear error."""
+runs). The format is versioned; unknown or corrupt files give one clear error.
+
+Diagnostics are saved as ``"diagnostics"``: a list of ``Diagnostic.to_json()`` objects. The
+key is optional (traces written before it existed load with no diagnostics), so the version
+stays 1; a damaged entry makes the whole file a damaged trace, named by its index."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .protocol import Finished, GraphChanged, StepRecorded, Values
+from .diagnostics import Diagnostic
+from .protocol import Diagnosed, Finished, GraphChanged, StepRecorded, Values
 from .session import RunTrace
 from .trace import GradEvent, Graph, NodeRun, Source, Step, TensorSummary
 
@@ -66,8 +71,37 @@ def _unarray(v):
     return np.asarray(flat, dtype=v["dtype"]).reshape(v["shape"])
 
 
+# Diagnostic.to_json()'s fields and the types each may have (None: the field may be null)
+_DIAGNOSTIC_FIELDS = {
+    "kind": (str,), "message": (str,), "node": (int, None), "line": (int, None),
+    "file": (str, None), "step": (int, None), "structure": (str, None),
+    "node_name": (str, None),
+}
+
+
+def _diagnostic(v, index: int) -> Diagnostic:
+    """One saved diagnostic, checked: a ValueError that says which and what is wrong."""
+    where = f"diagnostic {index}"
+    if not isinstance(v, dict):
+        raise ValueError(f"{where} is a {type(v).__name__}, not an object")
+    for name, types in _DIAGNOSTIC_FIELDS.items():
+        if name not in v:
+            if None in types:
+                continue
+            raise ValueError(f"{where} has no {name!r}")
+        x = v[name]
+        ok = (x is None and None in types) or (
+            not isinstance(x, bool) and any(t is not None and isinstance(x, t) for t in types))
+        if not ok:
+            raise ValueError(f"{where}: {name!r} is {x!r}")
+    if not v["kind"]:
+        raise ValueError(f"{where} has an empty 'kind'")
+    return Diagnostic.from_json(v)
+
+
 def to_json(trace: RunTrace) -> dict:
-    """Everything the viewer needs to show the run again: graphs, steps, events, values."""
+    """Everything the viewer needs to show the run again: graphs, steps, events, values,
+    diagnostics."""
     steps = []
     for s in trace.steps:
         steps.append({
@@ -103,6 +137,7 @@ def to_json(trace: RunTrace) -> dict:
             for e in trace.grad_events
         ],
         "values": values,
+        "diagnostics": [d.to_json() for d in trace.diagnostics],
         "finished": None if fin is None else {
             "status": fin.status, "exit_code": fin.exit_code, "error": fin.error,
         },
@@ -169,6 +204,11 @@ def _from_json(data: dict) -> RunTrace:
                      "version": x.get("version")}
             for k, x in v["nodes"].items()
         }))
+    diagnostics = data.get("diagnostics")
+    if diagnostics is not None and not isinstance(diagnostics, list):
+        raise ValueError(f"'diagnostics' is a {type(diagnostics).__name__}, not a list")
+    for i, d in enumerate(diagnostics or ()):
+        trace.apply(Diagnosed(_diagnostic(d, i)))
     if data.get("finished"):
         f = data["finished"]
         trace.apply(Finished(f["status"], f["exit_code"], f.get("error")))

@@ -3,8 +3,11 @@ around the members of an expanded group.
 
 Items paint themselves from the ``gradviz.layout`` data they were made with and a few
 state attributes the view and the backward animation set (selected, animation state, badge,
-edge progress). Setters repaint only the item's own area, so an animation frame that
-changes three nodes repaints three small rectangles, not the scene.
+edge progress). A box the diagnostics point at also carries a ``ProblemBadgeItem``: a child
+item of its own, so that it has its own tooltip and click, and never mixes with the
+animation's gradient badge (top-right corner; the problem badge sits on the bottom-left one).
+Setters repaint only the item's own area, so an animation frame that changes three nodes
+repaints three small rectangles, not the scene.
 
 Level of detail: below a few pixels per text line labels are not drawn at all, which is
 what keeps a 2,000-box graph smooth when zoomed out.
@@ -18,14 +21,19 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
+    QIcon,
     QPainter,
     QPainterPath,
+    QPalette,
     QPen,
+    QPixmap,
     QPolygonF,
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from gradviz.layout import FONT_SIZE, LayoutBox, LayoutEdge
+
+from . import theme
 
 NORMAL, CURRENT, DONE, FLASH = "normal", "current", "done", "flash"
 STATES = (NORMAL, CURRENT, DONE, FLASH)
@@ -38,6 +46,9 @@ FLASH_FILL = QColor(255, 224, 80)
 BADGE_FILL = QColor(38, 50, 56)
 BADGE_TEXT = QColor(255, 255, 255)
 PULSE = QColor(255, 140, 0)
+
+ERROR, WARNING = "error", "warning"  # how bad a diagnostic is (``problems_panel.severity``)
+PROBLEM_PX = 18  # height of a problem badge on screen, whatever the zoom
 
 MIN_TEXT_PX = 4.5  # a label line smaller than this on screen is not drawn
 FAR_LOD = 0.08  # below this scale boxes are specks and edges hairlines
@@ -337,3 +348,116 @@ class GroupFrameItem(QGraphicsItem):
         c = self.tab_rect.center()
         painter.setPen(QPen(self._color.darker(120), 1.6))
         painter.drawLine(QPointF(c.x() - 3.5, c.y()), QPointF(c.x() + 3.5, c.y()))
+
+
+# --- problem badges ---------------------------------------------------------------------------
+
+def problem_colors(severity: str, palette: QPalette) -> tuple[QColor, QColor]:
+    """(fill, text) of a problem marker of ``severity`` ("error" or "warning") on
+    ``palette``: the theme's error red, or an amber, each in its light or dark variant."""
+    dark = theme.is_dark(palette)
+    if severity == ERROR:
+        fill = theme.colors(palette).error
+    else:
+        fill = QColor("#fbbf24" if dark else "#d97706")
+    # dark text on the light fills of the dark theme, white on the deep ones of the light
+    return QColor(fill), QColor("#1e1f22" if dark else "#ffffff")
+
+
+def paint_problem_marker(painter: QPainter, rect: QRectF, severity: str, fill: QColor,
+                         text: QColor) -> None:
+    """The marker of one severity in ``rect`` (a square): a circle for an error, a triangle
+    for a warning, with an exclamation mark; drawn the same on the graph and in the list."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(fill)
+    if severity == ERROR:
+        painter.drawEllipse(rect)
+    else:
+        painter.drawPolygon(QPolygonF([QPointF(rect.center().x(), rect.top()),
+                                       rect.bottomRight(), rect.bottomLeft()]))
+    c, h = rect.center(), rect.height()
+    top = rect.top() + h * (0.22 if severity == ERROR else 0.34)
+    painter.setPen(QPen(text, max(1.2, h * 0.13), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    painter.drawLine(QPointF(c.x(), top), QPointF(c.x(), rect.top() + h * 0.62))
+    painter.drawPoint(QPointF(c.x(), rect.top() + h * 0.80))
+    painter.restore()
+
+
+def problem_icon(severity: str, palette: QPalette, size: int = 14) -> QIcon:
+    """The marker as an icon (the Problems panel's rows)."""
+    pixmap = QPixmap(size * 2, size * 2)  # drawn at twice the size: crisp on high-DPI too
+    pixmap.fill(Qt.GlobalColor.transparent)
+    pixmap.setDevicePixelRatio(2.0)
+    painter = QPainter(pixmap)
+    paint_problem_marker(painter, QRectF(1, 1, size - 2, size - 2), severity,
+                         *problem_colors(severity, palette))
+    painter.end()
+    return QIcon(pixmap)
+
+
+class ProblemBadgeItem(QGraphicsItem):
+    """The diagnostics of one box, drawn on its bottom-left corner: the marker of the worst
+    severity and how many findings there are. It keeps its size on screen at every zoom
+    (a problem must show on a 2,000-box graph seen whole), sits above every box, and carries
+    ``diagnostics`` (what the view passes on when it is clicked) and ``tooltip``."""
+
+    def __init__(self, parent: NodeItem, diagnostics: list, severity: str, tooltip: str,
+                 palette: QPalette):
+        super().__init__(parent)
+        self.diagnostics = list(diagnostics)
+        self.severity = severity
+        self.tooltip = tooltip
+        self.count = len(self.diagnostics)
+        self._font = QFont()
+        self._font.setPixelSize(PROBLEM_PX - 5)
+        self._font.setBold(True)
+        self._text = str(self.count)
+        fm = QFontMetricsF(self._font)
+        h = float(PROBLEM_PX)
+        w = h + 2.0 + fm.horizontalAdvance(self._text) + 6.0
+        # centred on the box's bottom-left corner: the animation's gradient badge sits on the
+        # top-right one, and is often wider than a leaf's box (the leaves are where many
+        # findings point), so the top edge has no room; edges meet boxes in the middle
+        self._rect = QRectF(-h / 2, -h / 2, w, h)
+        self._outline = QColor()
+        self._fill = QColor()
+        self._text_color = QColor()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setPos(-parent.box.width / 2, parent.box.height / 2)
+        self.setZValue(10)
+        self.set_palette(palette)
+
+    def set_palette(self, palette: QPalette) -> None:
+        self._fill, self._text_color = problem_colors(self.severity, palette)
+        self._outline = palette.color(QPalette.ColorRole.Base)
+        self.update()
+
+    def fill_color(self) -> QColor:
+        return QColor(self._fill)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-1.5, -1.5, 1.5, 1.5)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(self._rect, self._rect.height() / 2, self._rect.height() / 2)
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        r = self._rect
+        # a pill in the background's colour with a tint of the severity: it reads on the
+        # box's light fill and on the view's background alike
+        tint = blend(self._outline, self._fill, 0.22)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(self._fill, 1.5))
+        painter.setBrush(tint)
+        painter.drawRoundedRect(r, r.height() / 2, r.height() / 2)
+        marker = QRectF(r.left() + 2.0, r.top() + 2.0, r.height() - 4.0, r.height() - 4.0)
+        paint_problem_marker(painter, marker, self.severity, self._fill, self._text_color)
+        painter.setFont(self._font)
+        painter.setPen(self._fill)
+        text_rect = QRectF(marker.right() + 1.0, r.top(), r.right() - marker.right() - 3.0,
+                           r.height())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, self._text)

@@ -7,6 +7,12 @@ structure and the view remembers what it drew, so the 500 identical steps of a t
 loop lay out once and values update in place. The animation API (``set_node_state``,
 ``set_node_badge``, ``set_edge_progress``, ``clear_animation``) is what
 ``ui/backward_animation.py`` drives; every call repaints one item.
+
+Problem badges are separate from the animation's: ``set_diagnostics`` gives the view the
+run's findings (the main window passes on the Problems panel's list); the view badges the
+boxes of the graph drawn whose nodes they point at, again after every relayout, and leaves
+them alone when the animation clears its own state. A click on a badge selects its box and
+emits ``problem_badge_clicked``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from gradviz.collapse import CHAIN, FAN, GROUP, MODULE, SAVED, CollapseOptions, collapse
+from gradviz.diagnostics import Diagnostic, by_node
 from gradviz.layout import (
     DEFAULT_TIMEOUT,
     STYLES,
@@ -46,9 +53,11 @@ from .graph_items import (
     EdgeItem,
     GroupFrameItem,
     NodeItem,
+    ProblemBadgeItem,
     blend,
     label_font,
 )
+from .problems_panel import severity, title, worst
 
 MIN_SCALE, MAX_SCALE = 0.002, 12.0
 MAX_FIT_SCALE = 2.0  # fitting Example 1's seven boxes into a big window would make them huge
@@ -94,12 +103,14 @@ class GraphView(QGraphicsView):
     Signals: ``layout_ready()`` after a new layout is drawn (its items carry no animation
     state); ``layout_failed(str)`` with the message shown instead of a graph (e.g. Graphviz
     is missing); ``node_activated(int)`` when a plain node is double-clicked (the main window
-    may jump to its source line).
+    may jump to its source line); ``problem_badge_clicked(list)`` with the ``Diagnostic``s of
+    a problem badge that was clicked (its box is selected too).
     """
 
     layout_ready = Signal()
     layout_failed = Signal(str)
     node_activated = Signal(int)
+    problem_badge_clicked = Signal(list)
 
     def __init__(self, controller, selection, parent=None, *, rankdir: str = "TB"):
         super().__init__(parent)
@@ -123,6 +134,9 @@ class GraphView(QGraphicsView):
         self._badges: set[str] = set()
         self._pulses: set[tuple[str, str]] = set()
         self._highlighted: str | None = None
+        self._diagnostics: list[Diagnostic] = []
+        self._problem_badges: dict[str, ProblemBadgeItem] = {}
+        self._reveal_pending: int | None = None  # centre on this node once laid out
         self._anchor_box: str | None = None  # centre here after an expand/collapse relayout
         self._find_text = ""
         self._base_message = ""  # what the message shows when nothing transient is said
@@ -219,6 +233,15 @@ class GraphView(QGraphicsView):
         """The scene rectangle of the box showing ``node_id`` (None if not drawn)."""
         item = self.node_item(node_id)
         return None if item is None else item.mapRectToScene(item.shape().boundingRect())
+
+    def problem_badge(self, node_id: int) -> ProblemBadgeItem | None:
+        """The problem badge on the box showing ``node_id``, or None."""
+        box = self._box_of(node_id)
+        return None if box is None else self._problem_badges.get(box)
+
+    def problem_badges(self) -> dict[str, ProblemBadgeItem]:
+        """{box id: its problem badge} for the boxes drawn now."""
+        return dict(self._problem_badges)
 
     def shutdown(self) -> None:
         """Drop pending layouts and wait for a running one (window closing, tests)."""
@@ -339,6 +362,75 @@ class GraphView(QGraphicsView):
         self._show_message(self._base_message)
         return node
 
+    def reveal_node(self, node_id: int | None) -> None:
+        """Select ``node_id`` and bring its box into the middle of the view (zooming in to a
+        readable size if needed), unless it is already in full view. While a layout is in
+        progress (the node belongs to another step's graph) it happens once it is drawn."""
+        self.selection.select_node(node_id)
+        self._reveal_pending = None
+        if node_id is None:
+            return
+        if self.is_laying_out:
+            self._reveal_pending = node_id
+        else:
+            self._centre_on(node_id)
+
+    def _centre_on(self, node_id: int) -> None:
+        item = self.node_item(node_id)
+        if item is None:
+            return
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        if self.zoom_level() >= READABLE_SCALE and visible.contains(self.node_rect(node_id)):
+            return  # already in view, readably: moving the graph would only disorient
+        if self.zoom_level() < READABLE_SCALE:
+            self.resetTransform()
+            self.scale(DETAIL_SCALE, DETAIL_SCALE)
+        self.centerOn(item)
+
+    # --- public: problems ---------------------------------------------------------------------
+    def set_diagnostics(self, diagnostics) -> None:
+        """Badge the boxes ``diagnostics`` (``gradviz.diagnostics.Diagnostic``s, those of the
+        whole run) point at in the graph shown; kept across relayouts and steps of other
+        structures; an empty list removes every problem badge (a new run)."""
+        self._diagnostics = list(diagnostics)
+        self._apply_problem_badges()
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return list(self._diagnostics)
+
+    def _apply_problem_badges(self) -> None:
+        found: dict[str, list[Diagnostic]] = {}
+        if self._graph is not None and self._layout is not None:
+            for node, ds in by_node(self._diagnostics, self._graph.structure_hash).items():
+                box = self._box_of(node)
+                if box in self._node_items:  # hidden (no-grad leaves) or not drawn: no badge
+                    found.setdefault(box, []).extend(ds)
+        for box in [b for b in self._problem_badges if b not in found]:
+            badge = self._problem_badges.pop(box)
+            if badge.scene() is not None:
+                badge.scene().removeItem(badge)
+        pal = self.palette()
+        for box, ds in found.items():
+            old = self._problem_badges.get(box)
+            if old is not None and old.diagnostics == ds:
+                continue
+            if old is not None and old.scene() is not None:
+                old.scene().removeItem(old)
+            self._problem_badges[box] = ProblemBadgeItem(
+                self._node_items[box], ds, worst(ds), self._problems_tooltip(ds), pal)
+
+    @staticmethod
+    def _problems_tooltip(diagnostics) -> str:
+        n = len(diagnostics)
+        rows = [f"<b>{n} problem{'s' if n != 1 else ''}</b> <i>(click to show in the "
+                "Problems panel)</i>"]
+        for d in diagnostics:
+            where = f" (line {d.line})" if d.line is not None else ""
+            rows.append(f"<b>{html.escape(title(d.kind))}</b> &nbsp;<i>{severity(d.kind)}"
+                        f"{where}</i><br>{html.escape(d.message)}")
+        return "<hr>".join(rows)
+
     # --- public: animation --------------------------------------------------------------------
     def set_node_state(self, node_id: int, state: str) -> None:
         """"normal", "current" (glow), "done" (executed tint) or "flash" (a leaf receiving
@@ -411,6 +503,7 @@ class GraphView(QGraphicsView):
 
     def _on_trace_replaced(self) -> None:
         self._follow_hash = None
+        self._reveal_pending = None
         self._refresh()
 
     def _on_graph_changed(self, structure_hash: str) -> None:
@@ -470,6 +563,7 @@ class GraphView(QGraphicsView):
         if generation != self._generation:
             return
         key, self._pending_key = self._pending_key, None
+        reveal, self._reveal_pending = self._reveal_pending, None
         if layout is None:
             self._base_message = ""
             self._clear_scene()
@@ -488,6 +582,8 @@ class GraphView(QGraphicsView):
         elif not same_structure:
             self._initial_view()
         self._anchor_box = None
+        if reveal is not None and reveal == self.selection.node:
+            self._centre_on(reveal)
         self.layout_count += 1
         self.layout_ready.emit()
 
@@ -497,6 +593,7 @@ class GraphView(QGraphicsView):
         self._node_items.clear()
         self._edge_items.clear()
         self._frames.clear()
+        self._problem_badges.clear()  # children of the boxes: the scene deleted them
         self._adjacent.clear()
         self._states.clear()
         self._badges.clear()
@@ -524,6 +621,7 @@ class GraphView(QGraphicsView):
         self._add_group_frames(graph, layout)
         scene.setSceneRect(self._graph_rect().adjusted(-400, -400, 400, 400))
         self._highlight(self.selection.node)
+        self._apply_problem_badges()
 
     def _add_group_frames(self, graph: Graph, layout: Layout) -> None:
         rects: dict[str, QRectF] = {}
@@ -592,6 +690,8 @@ class GraphView(QGraphicsView):
         highlight = self.palette().color(QPalette.ColorRole.Highlight)
         for item in self._node_items.values():
             item.set_highlight_color(highlight)
+        for badge in self._problem_badges.values():
+            badge.set_palette(self.palette())
 
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
@@ -665,8 +765,12 @@ class GraphView(QGraphicsView):
         if reveal and box_id in self._node_items:
             self.ensureVisible(self._node_items[box_id], 40, 40)
 
-    def _item_at(self, pos: QPoint):
+    def _item_at(self, pos: QPoint, *, badges: bool = False):
+        """The box or frame under ``pos``; with ``badges``, a problem badge first (otherwise
+        a badge counts as its box)."""
         for item in self.items(pos):
+            if isinstance(item, ProblemBadgeItem):
+                return item if badges else item.parentItem()
             if isinstance(item, (NodeItem, GroupFrameItem)):
                 return item
         return None
@@ -696,8 +800,11 @@ class GraphView(QGraphicsView):
         if (self._message.text() != self._base_message and self._layout is not None
                 and not self.is_laying_out):
             self._show_message(self._base_message)  # a click dismisses "No node matches"
-        item = self._item_at(pos)
-        if isinstance(item, NodeItem):
+        item = self._item_at(pos, badges=True)
+        if isinstance(item, ProblemBadgeItem):
+            self._select_box(item.parentItem().box.id)
+            self.problem_badge_clicked.emit(list(item.diagnostics))
+        elif isinstance(item, NodeItem):
             self._select_box(item.box.id)
         elif item is None:
             self.selection.select_node(None)
@@ -804,17 +911,26 @@ class GraphView(QGraphicsView):
     # --- tooltips -----------------------------------------------------------------------------
     def viewportEvent(self, event) -> bool:
         if event.type() == QEvent.Type.ToolTip:
-            item = self._item_at(event.pos())
-            if isinstance(item, NodeItem):
-                QToolTip.showText(event.globalPos(), self.box_tooltip(item.box.id),
-                                  self.viewport())
-            elif isinstance(item, GroupFrameItem):
-                QToolTip.showText(event.globalPos(), f"<b>{html.escape(item.title)}</b><br>"
-                                  "Double-click to collapse the group again.", self.viewport())
+            text = self.tooltip_at(event.pos())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self.viewport())
             else:
                 QToolTip.hideText()
             return True
         return super().viewportEvent(event)
+
+    def tooltip_at(self, pos: QPoint) -> str:
+        """The rich-text tooltip for viewport position ``pos`` ("" over the background): a
+        problem badge's findings, a box's description, or a group frame's handle."""
+        item = self._item_at(pos, badges=True)
+        if isinstance(item, ProblemBadgeItem):
+            return item.tooltip
+        if isinstance(item, NodeItem):
+            return self.box_tooltip(item.box.id)
+        if isinstance(item, GroupFrameItem):
+            return (f"<b>{html.escape(item.title)}</b><br>"
+                    "Double-click to collapse the group again.")
+        return ""
 
     def box_tooltip(self, box_id: str) -> str:
         """Rich-text tooltip of a box: its node's (or group's) description and values."""

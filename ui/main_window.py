@@ -71,6 +71,7 @@ from gradviz.layout import GraphvizMissing
 from . import theme
 from .animation_controls import AnimationControls
 from .backward_animation import BackwardAnimation
+from .code_editor import NODE
 from .console import Console
 from .gradients_panel import GradientsPanel
 from .graph_view import GraphView
@@ -478,6 +479,12 @@ class MainWindow(QMainWindow):
         self.graph_view.node_activated.connect(self._on_node_activated)
         for source in (self.console, self.inspector, self.problems_panel):
             source.source_requested.connect(self.show_source)
+        # problems: badges on the graph, one click from a row (or a badge) to node and line
+        self.problems_panel.diagnostics_changed.connect(self.graph_view.set_diagnostics)
+        self.problems_panel.diagnostics_changed.connect(self._on_problems_changed)
+        self.problems_panel.diagnostic_revealed.connect(self._on_problem_revealed)
+        self.graph_view.problem_badge_clicked.connect(self._on_problem_badge_clicked)
+        c.finished.connect(self._on_finished_problems)
         self.script_panel.file_changed.connect(lambda _p: self._on_file_changed())
         self.script_panel.modification_changed.connect(lambda _m: self._update_title())
         self.script_panel.editor.textChanged.connect(self._update_actions_if_idle)
@@ -826,6 +833,47 @@ class MainWindow(QMainWindow):
     def _on_file_changed(self) -> None:
         self._update_title()
         self._update_actions()
+
+    # --- reacting: problems -------------------------------------------------------------------
+    def _on_problems_changed(self, diagnostics: list) -> None:
+        n = len(diagnostics)
+        self.docks["problems"].setWindowTitle(f"Problems ({n})" if n else "Problems")
+
+    def _on_finished_problems(self, _result) -> None:
+        # a run that found problems ends on the list of them (its tab says how many), unless
+        # the person closed the panel: the badges on the graph still show them
+        dock = self.docks["problems"]
+        if self.problems_panel.diagnostics and not dock.isHidden():
+            dock.raise_()
+
+    def _mark_problem_line(self, d) -> None:
+        """Mark the finding's line in the script (the node's own line may be another one:
+        the in-place op, the update that forgot to zero)."""
+        if d.line is None:
+            return
+        file = d.file or self.controller.trace.script
+        if self.script_panel.shows_file(file):
+            self.script_panel.editor.set_marked_line(NODE, d.line)
+            self.script_panel.editor.go_to_line(d.line)
+
+    def _on_problem_revealed(self, d) -> None:
+        """A row was clicked: the panel selected the node and asked for the line; centre the
+        graph on the node and mark the line."""
+        if d.node is not None:
+            self.graph_view.reveal_node(d.node)
+        self._mark_problem_line(d)
+
+    def _on_problem_badge_clicked(self, diagnostics: list) -> None:
+        """A badge on the graph was clicked (its node is selected): show its first finding in
+        the Problems panel and mark its line."""
+        if not diagnostics:
+            return
+        d = diagnostics[0]
+        dock = self.docks["problems"]
+        dock.show()
+        dock.raise_()
+        self.problems_panel.select_diagnostic(d)
+        self._mark_problem_line(d)
 
     def _on_node_activated(self, node_id: int) -> None:
         graph = self.graph_view.graph

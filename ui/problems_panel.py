@@ -7,16 +7,29 @@ the script view to mark the line. The full message of the current row is shown u
 list.
 
 It only reads ``controller.trace.diagnostics``. What badges on the graph need is here as well:
-``badges(structure)`` maps node ids to their findings and ``diagnostics_changed(list)`` says
-when to redraw them.
+``badges(structure)`` maps node ids to their findings, ``diagnostics_changed(list)`` says
+when to redraw them, and ``severity(kind)`` how bad each is (the graph view draws the same
+marker as the row's icon). ``select_diagnostic(d)`` shows a finding's row (a click on its
+badge on the graph).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gradviz.diagnostics import Diagnostic, by_node
+
+from .graph_items import ERROR, WARNING, problem_icon
 
 # What each kind is called in the panel (the report keeps DESIGN.md's identifiers).
 TITLES = {
@@ -30,16 +43,38 @@ TITLES = {
     "vanishing-gradient": "Vanishing gradient",
     "no-gradient": "No gradient",
 }
+# Errors: the run fails or its numbers are wrong. Warnings: it runs, but does not learn as
+# it should.
+ERROR_KINDS = frozenset({"nan-or-inf", "gradcheck-failed", "inplace-modified",
+                         "backward-twice"})
 KIND, WHERE, MESSAGE = range(3)
+
+
+def severity(kind: str) -> str:
+    """"error" or "warning" (an unknown kind, from a newer gradviz, is a warning)."""
+    return ERROR if kind in ERROR_KINDS else WARNING
+
+
+def worst(diagnostics) -> str:
+    """The severity of the worst of ``diagnostics``."""
+    return ERROR if any(severity(d.kind) == ERROR for d in diagnostics) else WARNING
+
+
+def title(kind: str) -> str:
+    """What ``kind`` is called in the panel."""
+    return TITLES.get(kind, kind)
 _ROLE = Qt.ItemDataRole.UserRole
 
 
 class ProblemsPanel(QWidget):
     """Signals: ``source_requested(str, int)`` (file, line) when a row with a line is
-    clicked; ``diagnostics_changed(list)`` with every ``Diagnostic`` of the run whenever the
-    list changes (a new run clears it)."""
+    clicked; ``diagnostic_revealed(object)`` with the ``Diagnostic`` after a click has
+    selected its node and requested its line (the main window centres the graph on the node
+    and marks the line); ``diagnostics_changed(list)`` with every ``Diagnostic`` of the run
+    whenever the list changes (a new run clears it)."""
 
     source_requested = Signal(str, int)
+    diagnostic_revealed = Signal(object)
     diagnostics_changed = Signal(list)
 
     def __init__(self, controller, selection, parent=None):
@@ -61,12 +96,21 @@ class ProblemsPanel(QWidget):
         self._tree.currentItemChanged.connect(self._on_current_changed)
         self._detail = QLabel()
         self._detail.setWordWrap(True)
+        self._detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self._detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._detail.setContentsMargins(4, 2, 4, 2)
+        # the messages are several sentences: in a short dock they scroll rather than being
+        # cut off
+        detail = QScrollArea()
+        detail.setWidget(self._detail)
+        detail.setWidgetResizable(True)
+        detail.setFrameShape(QFrame.Shape.NoFrame)
+        detail.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._summary)
         layout.addWidget(self._tree, 1)
-        layout.addWidget(self._detail)
+        layout.addWidget(detail, 1)
 
         controller.trace_replaced.connect(self._on_trace_replaced)
         controller.steps_recorded.connect(self.refresh)
@@ -89,6 +133,22 @@ class ProblemsPanel(QWidget):
 
     def item(self, row: int) -> QTreeWidgetItem:
         return self._tree.topLevelItem(row)
+
+    def current_diagnostic(self) -> Diagnostic | None:
+        """The finding of the current row, or None."""
+        item = self._tree.currentItem()
+        return None if item is None else item.data(KIND, _ROLE)
+
+    def select_diagnostic(self, d: Diagnostic) -> bool:
+        """Make ``d``'s row the current one and scroll to it (without selecting its node or
+        requesting its line again); False if it is not listed."""
+        for row in range(self._tree.topLevelItemCount()):
+            item = self._tree.topLevelItem(row)
+            if item.data(KIND, _ROLE) == d:
+                self._tree.setCurrentItem(item)
+                self._tree.scrollToItem(item, QAbstractItemView.ScrollHint.EnsureVisible)
+                return True
+        return False
 
     # --- following the run ----------------------------------------------------------------------
     def _on_trace_replaced(self) -> None:
@@ -133,16 +193,26 @@ class ProblemsPanel(QWidget):
             where.append(d.node_name)
         if d.line is not None:
             where.append(f"line {d.line}")
-        item = QTreeWidgetItem([TITLES.get(d.kind, d.kind), ", ".join(where), d.message])
+        item = QTreeWidgetItem([title(d.kind), ", ".join(where), d.message])
         item.setData(KIND, _ROLE, d)
+        item.setIcon(KIND, problem_icon(severity(d.kind), self.palette()))
         item.setToolTip(MESSAGE, d.message)
-        item.setToolTip(KIND, d.kind)
+        item.setToolTip(KIND, f"{d.kind} ({severity(d.kind)})")
         return item
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.PaletteChange:  # the theme changed: recolour icons
+            for row in range(self._tree.topLevelItemCount()):
+                item = self._tree.topLevelItem(row)
+                d = item.data(KIND, _ROLE)
+                if d is not None:
+                    item.setIcon(KIND, problem_icon(severity(d.kind), self.palette()))
+        super().changeEvent(event)
 
     # --- one click: node and line -------------------------------------------------------------
     def _on_current_changed(self, current, _previous) -> None:
         d = current.data(KIND, _ROLE) if current is not None else None
-        self._detail.setText("" if d is None else f"{TITLES.get(d.kind, d.kind)}: {d.message}")
+        self._detail.setText("" if d is None else f"{title(d.kind)}: {d.message}")
 
     def _on_item_clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         d = item.data(KIND, _ROLE)
@@ -161,3 +231,4 @@ class ProblemsPanel(QWidget):
             self.selection.select_node(d.node)
         if d.line is not None:
             self.source_requested.emit(d.file or self.controller.trace.script, d.line)
+        self.diagnostic_revealed.emit(d)

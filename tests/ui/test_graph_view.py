@@ -14,9 +14,11 @@ from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gradviz import layout as gv_layout  # noqa: E402
+from gradviz.diagnostics import Diagnostic  # noqa: E402
 from gradviz.protocol import GraphChanged, StepRecorded  # noqa: E402
 from gradviz.session import RunTrace  # noqa: E402
 from gradviz.trace import Graph, GraphNode, Step  # noqa: E402
+from ui import theme  # noqa: E402
 from ui.graph_view import GraphView  # noqa: E402
 from ui.selection import Selection  # noqa: E402
 from ui.session_controller import SessionController  # noqa: E402
@@ -376,3 +378,105 @@ def test_a_500_step_run_lays_out_once(qtbot, controller, make_view):
     selection.show_step(3)  # another step of the same structure: nothing to lay out
     assert not view.is_laying_out and view.node_items() == drawn
     assert {i.box.lines[0] for i in drawn} >= {"MmBackward0", "ClampBackward1", "w1", "w2"}
+
+
+# --- problem badges ---------------------------------------------------------------------------
+
+def badge_pos(view, badge) -> QPoint:
+    """Viewport position of a problem badge's centre (it keeps its pixel size at every zoom,
+    so its own coordinates are pixels from its anchor, the box's corner)."""
+    return view.mapFromScene(badge.scenePos()) + badge.boundingRect().center().toPoint()
+
+
+def test_problem_badges_count_colour_tooltip_and_click(qtbot, controller, make_view,
+                                                      example_1_trace):
+    view, selection = make_view()
+    open_and_wait(qtbot, view, controller, example_1_trace)
+    g = view.graph
+    pow_id, x = node_id(g, "PowBackward0"), node_id(g, "x")
+    nan = Diagnostic("nan-or-inf", "PowBackward0 produced inf", pow_id, 13, None, 0,
+                     g.structure_hash, "PowBackward0")
+    dead = Diagnostic("dead-relu", "dead <b>relu</b>", pow_id, 13, None, 0, g.structure_hash)
+    lost = Diagnostic("no-gradient", "x got nothing", x, 12, None, 0, g.structure_hash, "x")
+    elsewhere = Diagnostic("nan-or-inf", "another graph", x, 3, None, 0, "other-structure")
+    detached = Diagnostic("no-gradient", "w1 is not in the graph", None, 9)
+    assert view.problem_badges() == {}
+    view.set_diagnostics([nan, lost, dead, elsewhere, detached])
+    assert len(view.problem_badges()) == 2  # the other structure's and node-less ones: none
+    on_pow, on_x = view.problem_badge(pow_id), view.problem_badge(x)
+    assert (on_pow.count, on_pow.severity, on_pow.diagnostics) == (2, "error", [nan, dead])
+    assert (on_x.count, on_x.severity) == (1, "warning")
+    assert on_pow.fill_color() != on_x.fill_color()  # red and amber
+    assert "NaN or Inf" in on_pow.tooltip and "Dead ReLU" in on_pow.tooltip
+    assert "dead &lt;b&gt;relu" in on_pow.tooltip  # messages are text, not markup
+    view.grab()  # paints
+
+    # hovering shows the messages; a click selects the node and hands over its findings
+    pos = badge_pos(view, on_pow)
+    assert view.tooltip_at(pos) == on_pow.tooltip
+    assert "PowBackward0" in view.tooltip_at(view.mapFromScene(on_pow.parentItem().scenePos()))
+    with qtbot.waitSignal(view.problem_badge_clicked, timeout=1_000) as clicked:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert clicked.args == [[nan, dead]]
+    assert selection.node == pow_id
+
+    # the dark theme recolours the badge
+    light = on_pow.fill_color().name()
+    view.setPalette(theme.palette(theme.DARK))
+    assert on_pow.fill_color().name() != light
+
+    view.set_diagnostics([])  # a new run
+    assert view.problem_badges() == {} and view.problem_badge(pow_id) is None
+
+
+def test_problem_badges_outlive_the_animation_and_relayouts(qtbot, controller, make_view,
+                                                            example_1_trace):
+    view, _ = make_view()
+    open_and_wait(qtbot, view, controller, example_1_trace)
+    g = view.graph
+    pow_id = node_id(g, "PowBackward0")
+    d = Diagnostic("nan-or-inf", "inf", pow_id, 13, None, 0, g.structure_hash)
+    view.set_diagnostics([d])
+    # the backward animation's gradient badge sits beside it; clearing the animation keeps it
+    view.set_node_badge(pow_id, "‖g‖ 2")
+    assert view.node_item(pow_id).badge == "‖g‖ 2" and view.problem_badge(pow_id).count == 1
+    view.clear_animation()
+    assert view.node_item(pow_id).badge is None and view.problem_badge(pow_id) is not None
+    # a relayout makes new items: the badge is drawn on the new box
+    old_item = view.node_item(pow_id)
+    with qtbot.waitSignal(view.layout_ready, timeout=LAYOUT_MS):
+        view.set_rankdir("BT")
+    assert view.node_item(pow_id) is not old_item
+    assert view.problem_badge(pow_id).parentItem() is view.node_item(pow_id)
+    # a new run (trace replaced) with another graph: nothing of the old findings' structure
+    feed(qtbot, view, controller, builtin_sum_graph(3))
+    assert view.problem_badges() == {}
+
+
+def test_a_problem_inside_a_collapsed_group_badges_the_group(qtbot, controller, make_view):
+    view, _ = make_view()
+    graph = builtin_sum_graph(20)
+    feed(qtbot, view, controller, graph)
+    ds = [Diagnostic("dead-relu", f"node {i}", i, 1, None, 0, graph.structure_hash)
+          for i in (7, 9)]
+    view.set_diagnostics(ds)
+    group = view.problem_badge(7)
+    assert group is view.problem_badge(9) and group.count == 2
+    assert group.parentItem() is view.box_item("chain:20")
+    with qtbot.waitSignal(view.layout_ready, timeout=LAYOUT_MS):
+        view.expand_group("chain:20")
+    assert view.problem_badge(7) is not view.problem_badge(9)
+    assert view.problem_badge(7).count == view.problem_badge(9).count == 1
+
+
+def test_reveal_node_selects_and_centres_it(qtbot, controller, make_view, example_1_trace):
+    view, selection = make_view(size=(260, 160))  # smaller than the graph
+    open_and_wait(qtbot, view, controller, example_1_trace)
+    x = node_id(view.graph, "x")
+    root = view.node_item(view.graph.root)
+    view.centerOn(root)
+    view.reveal_node(x)
+    assert selection.node == x and view.node_item(x).selected
+    centre = view.mapToScene(view.viewport().rect().center())
+    target = view.node_item(x).scenePos()
+    assert abs(centre.x() - target.x()) < 3 and abs(centre.y() - target.y()) < 3

@@ -14,7 +14,8 @@ from gradviz.diagnostics import Diagnostic  # noqa: E402
 from gradviz.examples import find  # noqa: E402
 from gradviz.protocol import Diagnosed, Finished, GraphChanged, StepRecorded  # noqa: E402
 from gradviz.trace import LEAF, OP, ROOT, Graph, GraphNode, Step  # noqa: E402
-from ui.problems_panel import ProblemsPanel  # noqa: E402
+from ui.code_editor import NODE  # noqa: E402
+from ui.problems_panel import ProblemsPanel, severity  # noqa: E402
 from ui.selection import Selection  # noqa: E402
 
 TIMEOUT_MS = 60_000
@@ -110,3 +111,99 @@ def test_real_run_then_a_new_run_clears_the_list(qtbot, panel, controller):
     panel.refresh()
     assert panel.row_count() == 0 and panel.diagnostics == []
     assert panel._summary.text() == "No problems found"
+
+
+def test_rows_carry_a_severity_icon_and_select_diagnostic_shows_a_row(qtbot, panel, controller):
+    g = _graph(["SumBackward0", "ReluBackward0"])
+    _feed(controller.trace, [g])
+    found = [Diagnostic("dead-relu", "dead", 1, 3, "/tmp/s.py", 0, g.structure_hash),
+             Diagnostic("backward-twice", "twice", 0, 4, "/tmp/s.py", 0, g.structure_hash)]
+    for d in found:
+        controller.trace.apply(Diagnosed(d))
+    assert [severity(d.kind) for d in found] == ["warning", "error"]
+    assert "(warning)" in panel.item(0).toolTip(0) and "(error)" in panel.item(1).toolTip(0)
+    assert not panel.item(0).icon(0).isNull()
+    with qtbot.assertNotEmitted(panel.source_requested):
+        assert panel.select_diagnostic(found[1])
+    assert panel.current_diagnostic() == found[1] and "twice" in panel._detail.text()
+    assert not panel.select_diagnostic(Diagnostic("nan-or-inf", "not listed"))
+
+
+# --- in the main window ---------------------------------------------------------------------
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from ui.app import create_app
+    from ui.script_panel import DISCARD
+
+    settings = QSettings(str(tmp_path / "gradviz.ini"), QSettings.Format.IniFormat)
+    _, w = create_app(settings=settings)
+    qtbot.addWidget(w)
+    w.script_panel.ask_unsaved = lambda name: DISCARD
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.shutdown()
+
+
+def on_screen(widget) -> bool:
+    """Shown, and not behind another tab of its dock group (those stay isVisible())."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
+def _run(qtbot, window, target) -> None:
+    assert window.open_script(target)
+    with qtbot.waitSignal(window.controller.finished, timeout=TIMEOUT_MS):
+        window.run_script()
+    view = window.graph_view
+    qtbot.waitUntil(lambda: view.graph is not None and not view.is_laying_out,
+                    timeout=TIMEOUT_MS)
+
+
+def test_one_click_from_the_message_to_the_node_and_the_line(qtbot, window, tmp_path):
+    """A real bug example in the main window: its finding is badged on the graph; one click
+    on the row selects the node (in view) and marks the finding's line; a click on the badge
+    shows the row; the trace keeps the findings; a new run clears them."""
+    view, panel, editor = window.graph_view, window.problems_panel, window.script_panel.editor
+    _run(qtbot, window, "bug_inplace_after_save")
+    [d] = panel.diagnostics
+    assert d.kind == "inplace-modified"
+    assert window.docks["problems"].windowTitle() == "Problems (1)"
+    assert on_screen(panel)  # a run that found problems ends on their list
+    assert view.problem_badge(d.node).diagnostics == [d]
+    # the node's own line (the sigmoid) is not the finding's (the in-place op after it)
+    assert view.graph.node(d.node).source.line != d.line
+
+    window.selection.select_node(view.graph.root)
+    with qtbot.waitSignal(panel.diagnostic_revealed, timeout=1_000):
+        click_row(qtbot, panel, 0)
+    assert window.selection.node == d.node and view.node_item(d.node).selected
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(view.node_item(d.node).sceneBoundingRect())
+    assert editor.marked_line(NODE) == d.line == editor.current_line()
+    assert editor.textCursor().block().text().startswith("a -= 0.5")
+
+    # the badge leads back to the row
+    window.selection.select_node(view.graph.root)
+    window.docks["console"].raise_()
+    assert not on_screen(panel)
+    badge = view.problem_badge(d.node)
+    pos = view.mapFromScene(badge.scenePos()) + badge.boundingRect().center().toPoint()
+    with qtbot.waitSignal(view.problem_badge_clicked, timeout=1_000):
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert on_screen(panel) and panel.current_diagnostic() == d
+    assert window.selection.node == d.node and editor.marked_line(NODE) == d.line
+
+    # saved with the trace; a new run clears list and badges; the trace brings them back
+    saved = tmp_path / "run.json"
+    assert window.save_trace(saved)
+    _run(qtbot, window, "square_sum")
+    assert panel.diagnostics == [] and view.problem_badges() == {}
+    assert window.docks["problems"].windowTitle() == "Problems"
+    with qtbot.waitSignal(view.layout_ready, timeout=TIMEOUT_MS):
+        assert window.open_trace(saved)
+    assert panel.diagnostics == [d]
+    assert view.problem_badge(d.node).diagnostics == [d]

@@ -76,10 +76,48 @@ class Resumed:
 
 @dataclass
 class Values:
-    """Tensor values the parent asked for (small ones whole, large ones as a sample)."""
+    """Tensor values the parent asked for, as they are now (while paused, or at the end of
+    the run): each node's tensor and, for leaves, its ``.grad``. Arrays larger than the
+    recorder's ``MAX_VALUE_ELEMENTS`` come as summaries only. Replies for the same step merge
+    in ``RunTrace.values``; a reply for another step replaces them."""
 
     step: int
     values: dict[int, dict] = field(default_factory=dict)  # node id -> {"data", "grad", ...}
+
+
+# How many recent steps keep their full gradient arrays, on both sides of the pipe, and how
+# many bytes of arrays they may hold at most (the oldest steps go first). Every step keeps
+# its summaries (loss, execution order, leaf gradient norms) whatever these say.
+STEPS_WITH_VALUES = 16
+STEP_VALUES_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class StepValues:
+    """The gradients of one step, right after its ``backward()``: ``values`` maps a leaf's
+    id to ``{"grad": array}`` (its ``.grad`` then) and an autograd node's id to
+    ``{"grad_in": array}`` (the gradient that flowed into it). Sent for throttled detailed
+    steps while the script runs, and for the last ``STEPS_WITH_VALUES`` steps when it pauses
+    or ends; ``RunTrace`` keeps the latest ``STEPS_WITH_VALUES`` of them."""
+
+    step: int
+    structure: str  # Graph.structure_hash: whose node ids these are
+    values: dict[int, dict] = field(default_factory=dict)
+    nbytes: int = 0  # of the arrays in ``values``
+
+
+@dataclass
+class LiveBackward:
+    """The backward in progress while the script is paused inside it (stepping node by
+    node, or at a breakpoint): the nodes that ran so far, in order, with their gradient
+    summaries (``runs``: what ``Step.detail`` holds for a finished step), and the gradient
+    that flowed into each (``values``: node id -> ``{"grad_in": array}``). Sent with the
+    values the debugger asks for while paused."""
+
+    step: int
+    structure: str
+    runs: tuple = ()  # NodeRun, in execution order
+    values: dict[int, dict] = field(default_factory=dict)
 
 
 @dataclass

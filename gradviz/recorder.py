@@ -5,19 +5,38 @@ execution order, leaf gradient norms, the ``.grad`` events since the last step);
 only when its structure has not been seen before in the run; gradient summaries for every
 node only on throttled "detailed" steps (the first few, then at most every
 ``detail_interval`` seconds, and always the last), so the training loop is not slowed.
+
+The gradients themselves (each leaf's ``.grad`` and what flowed into each node) are kept for
+the last ``STEPS_WITH_VALUES`` steps as references, not copies: the engine never changes a
+gradient it has passed on, and a leaf's ``.grad`` right after a backward that added into an
+empty slot is the gradient its AccumulateGrad received. Only a ``.grad`` that was added on
+top of an earlier value is copied, since the script may change it in place afterwards. They
+are sent (``StepValues``) on detailed steps, and all of them when the debugger asks for
+values (it does whenever the script pauses) and at the end of the run.
 """
 
 from __future__ import annotations
 
+import collections
 import time
+from typing import NamedTuple
 
 from engine import events
+from engine._device import backend_of
 from engine._tensor import Tensor
 from engine.autograd.graph import AccumulateGrad
 
 from .module_scope import ModuleScope, spread_to_leaves
 from .naming import LeafNamer, user_frame
-from .protocol import GraphChanged, StepRecorded, Values
+from .protocol import (
+    STEP_VALUES_BYTES,
+    STEPS_WITH_VALUES,
+    GraphChanged,
+    LiveBackward,
+    StepRecorded,
+    StepValues,
+    Values,
+)
 from .summaries import norm, summarize
 from .trace import LEAF, OP, ROOT, GradEvent, Graph, GraphNode, NodeRun, Source, Step
 
@@ -83,6 +102,11 @@ class Recorder:
         self._repeats = 0
         self._sourceless: set = set()  # structure keys built while lookups were off
         self._cleared: set[str] = set()  # leaves whose grad was zeroed since it last grew
+        self._recent: collections.deque[_Kept] = collections.deque()  # the last steps' grads
+        self._recent_bytes = 0
+        self._sent: set[int] = set()  # steps of ``_recent`` whose gradients were sent
+        self._live_runs: tuple[list, list] | None = None  # (order, its NodeRuns so far)
+        self._grad_bytes: dict[str, int] = {}  # structure -> bytes of one step's gradients
 
     # --- engine events ------------------------------------------------------------------------
     def op_did_record(self, node, output, inputs, source) -> None:
@@ -189,6 +213,7 @@ class Recorder:
             self._pending_order = self._order  # references only; summarised if it is the last
         events, self._events = self._events, []
         self.emit(StepRecorded(step, events, detailed))
+        self._keep_gradients(events, detailed)
 
     def _runs(self) -> tuple[NodeRun, ...]:
         return tuple(NodeRun(nid if nid is not None else -1,
@@ -301,10 +326,105 @@ class Recorder:
             edges.append((leaf_id, acc_id))
         return Graph(tuple(nodes), tuple(edges), 0)
 
+    # --- gradients of the last steps -----------------------------------------------------------
+    def _keep_gradients(self, events, detailed: bool) -> None:
+        """Keep this step's gradients among the last ``STEPS_WITH_VALUES``; send them now when
+        the step is detailed (the views show them live). Runs every step: a few microseconds."""
+        graph = self.graph
+        if graph is None:
+            return
+        copies = None
+        for e in events:
+            if not e.was_empty and e.kind == "accumulate":  # was_empty is True for the others
+                copies = self._grads_added_on_top(events)
+                break
+        nbytes = self._grad_bytes.get(graph.structure_hash)
+        if nbytes is None:  # the same for every step of a structure: counted once
+            nbytes = self._grad_bytes[graph.structure_hash] = sum(
+                g.nbytes for _, gin, _ in self._order for g in gin if g is not None)
+        if copies:
+            nbytes += sum(a.nbytes for a in copies.values())
+        kept = _Kept(self.step, graph, self._order, self._leaves, copies, nbytes)
+        recent = self._recent
+        recent.append(kept)
+        total = self._recent_bytes + nbytes
+        while len(recent) > STEPS_WITH_VALUES or (total > STEP_VALUES_BYTES and len(recent) > 1):
+            old = recent.popleft()
+            total -= old.nbytes
+            self._sent.discard(old.step)
+        self._recent_bytes = total
+        if detailed:
+            self._sent.add(kept.step)
+            self.emit(self._step_values(kept))
+
+    def _grads_added_on_top(self, events) -> dict:
+        """AccumulateGrad id -> a copy of its leaf's ``.grad``, for the leaves whose gradient
+        was added on top of an earlier value this step (the script may change it in place)."""
+        names = {e.leaf for e in events if e.kind == "accumulate" and not e.was_empty}
+        copies = {}
+        for acc_id, t in self._leaves:
+            if t._grad is not None and self.namer.name(t) in names:
+                copies[acc_id] = backend_of(t._grad._data).copy(t._grad._data)
+        return copies
+
+    def _send_kept(self) -> None:
+        """Send the kept gradients the debugger has not received yet, oldest first."""
+        for kept in self._recent:
+            if kept.step not in self._sent:
+                self._sent.add(kept.step)
+                self.emit(self._step_values(kept))
+
+    def _step_values(self, kept: _Kept) -> StepValues:
+        graph = kept.graph
+        n_ops = len(graph.nodes) - len(kept.leaves)
+        received = _received(kept.order)
+        values: dict[int, dict] = {}
+        budget = STEP_VALUES_BYTES // 4  # one step's share: the newest steps all fit
+        # the leaves' .grad first: what the gradients panel shows
+        for i, (acc_id, t) in enumerate(kept.leaves):
+            g = kept.copies.get(acc_id) if kept.copies else None
+            if g is None:
+                g = received.get(acc_id)
+                if g is None:
+                    continue
+                B = backend_of(g)
+                shape, dtype = t._data.shape, t._data.dtype
+                if g.dtype != dtype:
+                    g = B.astype(g, dtype, copy=True)
+                if g.shape != shape:  # AccumulateGrad broadcasts into the leaf, as the engine
+                    g = B.broadcast_to(g, shape)
+            if g.size <= MAX_VALUE_ELEMENTS and g.nbytes <= budget:
+                budget -= g.nbytes
+                values[n_ops + i] = {"grad": backend_of(g).to_host(g)}
+        _add_grads_in(values, received, budget)
+        return StepValues(kept.step, graph.structure_hash, values)
+
+    def _live_backward(self) -> LiveBackward | None:
+        """The backward the script is paused inside, if it is: the nodes run so far."""
+        order = self._order
+        if not order or self.graph is None or (self._recent and self._recent[-1].order is order):
+            return None  # before the first node, or the backward is complete
+        cached = self._live_runs
+        if cached is None or cached[0] is not order:
+            cached = self._live_runs = (order, [])
+        runs = cached[1]
+        for nid, gin, gout in order[len(runs):]:  # summarise each node once per backward
+            runs.append(NodeRun(nid if nid is not None else -1,
+                                tuple(summarize(g) for g in gin),
+                                tuple(summarize(g) for g in gout)))
+        values: dict[int, dict] = {}
+        _add_grads_in(values, _received(order), STEP_VALUES_BYTES // 4)
+        return LiveBackward(self.step, self.graph.structure_hash, tuple(runs), values)
+
     # --- values on demand ---------------------------------------------------------------------
     def values(self, node_ids) -> Values:
         """Values of the latest graph's nodes: the tensor each produced and, for leaves, its
-        gradient. Arrays over MAX_VALUE_ELEMENTS are sent as summaries only."""
+        gradient. Arrays over MAX_VALUE_ELEMENTS are sent as summaries only. The kept
+        gradients of the last steps not sent yet go first."""
+        self._send_kept()
+        live = self._live_backward()
+        if live is not None:
+            self.emit(live)
         out: dict[int, dict] = {}
         ops = self._op_nodes
         leaf_tensors = {len(ops) + i: t for i, (_, t) in enumerate(self._leaves)}
@@ -344,9 +464,37 @@ class Recorder:
             events.refresh()
 
 
-def _host(a):
-    from engine._device import backend_of
+def _received(order) -> dict:
+    """Node id -> the gradient that flowed into it (its first output's), from an order of
+    (node id, grads_in, grads_out)."""
+    received = {}
+    for nid, gin, _ in order:
+        if nid is not None and nid >= 0:
+            g = next((g for g in gin if g is not None), None)
+            if g is not None:
+                received[nid] = g
+    return received
 
+
+def _add_grads_in(values: dict, received: dict, budget: int) -> None:
+    for nid, g in received.items():
+        if g.size <= MAX_VALUE_ELEMENTS and g.nbytes <= budget:
+            budget -= g.nbytes
+            values[nid] = {"grad_in": backend_of(g).to_host(g)}
+
+
+class _Kept(NamedTuple):
+    """One recent step's gradients, as references (see the module docstring)."""
+
+    step: int
+    graph: Graph
+    order: list  # [(node id, grads_in, grads_out)] in execution order
+    leaves: list  # [(AccumulateGrad id, leaf tensor)]
+    copies: dict | None  # AccumulateGrad id -> .grad copied after an on-top accumulation
+    nbytes: int
+
+
+def _host(a):
     if a.size > MAX_VALUE_ELEMENTS:
         return None
     return backend_of(a).to_host(a).copy()

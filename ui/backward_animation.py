@@ -22,8 +22,8 @@ animation is reproducible without sleeping.
 
 While the script is paused inside a backward and stepped node by node
 (``controller.step_node()``), the playhead follows the live position the child reports
-(``controller.position_changed``); the step is not recorded yet, so that replay has no
-gradient badges until the step completes.
+(``controller.position_changed``), and the badges come from the nodes run so far
+(``trace.live``, sent with the values the gradients panel asks for at every pause).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ import math
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
-from gradviz.trace import LEAF, Graph, Step, TensorSummary
+from gradviz.session import AFTER_BACKWARD
+from gradviz.trace import LEAF, Graph, NodeRun, Step, TensorSummary
 
 NODE_MS = 700.0  # one node at speed 1: long enough to follow the pulse with the eye
 PULSE_SHARE = 0.7  # the pulse travels in this share of a node's time; the rest lets it land
@@ -601,13 +602,19 @@ class BackwardAnimation(QObject):
         self._render()
 
     # --- which step -------------------------------------------------------------------------
-    def _load(self, index: int | None, *, keep_position: bool = False) -> None:
+    def _load(self, index: int | None, *, keep_position: bool = False,
+              force: bool = False) -> None:
         trace = self.controller.trace
         if self._live_step is not None:
             step_index = self._live_step
             step = trace.steps[step_index] if step_index < len(trace.steps) else None
             graph = trace.graph_of(step) if step is not None else self._live_graph()
             order = step.order if step is not None else self._live_order(graph)
+            live = trace.live
+            if step is None and live is not None and live.step == step_index \
+                    and graph is not None and live.structure == graph.structure_hash:
+                # the nodes the child ran so far, with their gradients: badges as they go
+                step = Step(step_index, live.structure, None, order, live.runs)
         else:
             if index is None:
                 step = trace.latest_step
@@ -618,17 +625,22 @@ class BackwardAnimation(QObject):
             order = step.order if step is not None else ()
         old = self._replay
         same = (graph is old.graph and order == old.order and step is old.step)
-        if same and step_index == self._step_index:
+        if same and step_index == self._step_index and not force:
             return
-        if (graph is old.graph and order == old.order and step is not None
-                and not step.detail and not old.has_gradients and not self.live):
+        shown = trace.values_at(step.index) if step is not None else None
+        values = shown.values if shown is not None and shown.structure in ("", step.structure) \
+            else None
+        kept = shown is not None and shown.kind == AFTER_BACKWARD and bool(values)
+        if (graph is old.graph and order == old.order and step is not None and not force
+                and not step.detail and not old.has_gradients and not self.live and not kept):
             # the next step of a running loop, recorded without detail: nothing to recompute
             old.step = step
             self._step_index = step_index
             self.replay_changed.emit()
             return
-        values = trace.values.values if trace.values is not None and step is not None and \
-            trace.values.step == step.index else None
+        if step is not None and not step.detail and kept:
+            # no summaries kept for this step, but its gradients are: badges from those
+            step = Step(step.index, step.structure, step.loss, order, _runs_from(order, values))
         self._replay = _Replay(graph, order, step, values)
         self._frame_cache = None
         self._step_index = step_index
@@ -707,13 +719,28 @@ class BackwardAnimation(QObject):
         self._load(index)
 
     def _on_values_changed(self) -> None:
+        live = self.controller.trace.live
+        if self._live_step is not None and live is not None and live.step == self._live_step \
+                and (self._replay.step is None or self._replay.step.detail is not live.runs):
+            self._load(self._live_step, keep_position=True)
+            return
         step = self._replay.step
-        values = self.controller.trace.values
-        if step is not None and values is not None and values.step == step.index \
-                and self._replay.has_gradients and self._replay.leaf_of:
-            self._replay = _Replay(self._replay.graph, self._replay.order, step, values.values)
-            self._frame_cache = None
-            self._render()
+        if step is None:
+            return
+        shown = self.controller.trace.values_at(step.index)
+        if not self._replay.has_gradients:
+            if shown is not None and shown.kind == AFTER_BACKWARD \
+                    and shown.structure == step.structure and not self.live:
+                self._load(step.index, keep_position=True, force=True)  # badges from those
+            return
+        if not self._replay.leaf_of:
+            return
+        if shown is not None and shown.structure in ("", step.structure):
+            leaf_values = self._replay._small_leaf_values(shown.values)
+            if leaf_values != self._replay.leaf_values:
+                self._replay.leaf_values = leaf_values
+                self._frame_cache = None
+                self._render()
 
     def _on_paused(self, paused) -> None:
         if paused.where == "backward" and self._follows(paused.step):
@@ -729,7 +756,10 @@ class BackwardAnimation(QObject):
         self._load(executed.step, keep_position=True)
         self.pause()
         self._trail = 1.0
+        before = self.position
         self._set_u(float(executed.position + 1))
+        if self.position == before + 1:  # one node on: its gradient travels on the clock
+            self._start_trail()
 
     def _on_run_finished(self, result) -> None:
         if self._live_step is not None:
@@ -744,6 +774,28 @@ class BackwardAnimation(QObject):
         self._live_step = step
         self._live_nodes = {}
         self._replay = _Replay(None, (), None, None)  # a different step: start over
+
+
+def _runs_from(order: tuple[int, ...], values: dict) -> tuple[NodeRun, ...]:
+    """Gradient summaries of a step from its kept gradients (what flowed into each node):
+    what a step recorded without detail can still show, while its gradients are kept."""
+    runs = []
+    for nid in order:
+        g = values.get(nid, {}).get("grad_in")
+        runs.append(NodeRun(nid, (None if g is None else array_summary(g),), ()))
+    return tuple(runs)
+
+
+def array_summary(a) -> TensorSummary:
+    """A ``TensorSummary`` of a host array (NaN and Inf counted, left out of the rest)."""
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(a)
+    bad = int(a.size - np.count_nonzero(finite))
+    good = a[finite] if bad else a.ravel()
+    if good.size == 0:
+        return TensorSummary(tuple(a.shape), float("nan"), nonfinite=bad)
+    return TensorSummary(tuple(a.shape), float("nan") if bad else float(np.linalg.norm(good)),
+                         float(good.min()), float(good.max()), float(good.mean()), bad)
 
 
 def _position(u: float) -> int:

@@ -10,22 +10,34 @@ glance as a climbing sparkline and a warning row. Under the rows, the ``.grad`` 
 counts on the rows are exact, from ``LeafStats``). Rows flash when their grad is zeroed
 (blue) or receives a contribution in the backward animation (amber).
 
-It reads ``controller.trace`` only. Values (the ``.grad`` arrays) come with the ``Values``
-the child sends at the end of a run and when asked; the panel asks for its leaves whenever
-the script pauses.
+It reads ``controller.trace`` only. The ``.grad`` arrays shown are those of the step shown
+(``trace.values_at``): while the script runs, the latest gradients the child sent (right
+after a backward; they arrive several times a second); when it pauses or ends, the values
+the panel asked for (the grads as they are then: zeroed, if the script zeroed them); for a
+step picked on the timeline, that step's gradients when it is one of the last
+``STEPS_WITH_VALUES``, else a note that they were not kept (its norm is kept for every step).
 """
 
 from __future__ import annotations
 
-import html
 import re
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QFontDatabase, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QElapsedTimer, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QFontDatabase,
+    QImage,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QTextCharFormat,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QFrame,
-    QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QScrollArea,
@@ -34,9 +46,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradviz.session import AFTER_BACKWARD, NOW
 from gradviz.trace import LEAF, GradEvent
 
 from .backward_animation import format_number, format_values
+from .inspector import not_kept_text
 from .sparkline import Sparkline
 
 LOG_LINES = 500
@@ -111,6 +125,7 @@ class LeafRow(QFrame):
         self.flash_level = 0.0
         self.flash_color = ZERO_FLASH
         self.grad_text = ""
+        self._grad_shown = None  # the array shown, by identity: redraw only what changed
         self._norms = np.zeros(0)
         self._norm_count = 0
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -123,33 +138,42 @@ class LeafRow(QFrame):
         self._name.setFont(font)
         self._shape = QLabel()
         self._shape.setEnabled(False)  # the palette's dimmed text
+        self._norm = QLabel()
+        self._norm.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._norm.setContentsMargins(4, 0, 0, 0)  # "‖" comes from a fallback font: room for it
         self._preview = QLabel()
-        self._preview.setMinimumSize(HEATMAP_SIZE)
+        self._preview.setMinimumHeight(HEATMAP_SIZE.height())
+        self._preview.setFixedWidth(HEATMAP_SIZE.width() + 16)  # the sparklines line up
         self._preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._preview.setWordWrap(True)  # eight values wrap at their commas
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self._preview.setFont(mono)
         self.sparkline = Sparkline()
-        self._norm = QLabel()
-        self._norm.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self._norm.setMinimumWidth(84)
+        self.sparkline.setFixedHeight(HEATMAP_SIZE.height())
         self._counts = QLabel()
+        self._counts.setEnabled(False)
         self._status = QLabel()
+        self._status.setWordWrap(True)
 
-        grid = QGridLayout(self)
-        grid.setContentsMargins(10, 6, 10, 6)
-        grid.setHorizontalSpacing(12)
-        grid.setVerticalSpacing(2)
-        grid.addWidget(self._name, 0, 0)
-        grid.addWidget(self._shape, 1, 0)
-        grid.addWidget(self._preview, 0, 1, 2, 1)
-        grid.addWidget(self.sparkline, 0, 2, 2, 1)
-        grid.addWidget(self._norm, 0, 3)
-        grid.addWidget(self._counts, 1, 3)
-        grid.addWidget(self._status, 2, 0, 1, 4)
-        grid.setColumnStretch(2, 1)
-        # the same column widths in every row, so the sparklines line up
-        grid.setColumnMinimumWidth(0, self.fontMetrics().horizontalAdvance("(1000, 1000) float32"))
-        self._preview.setFixedWidth(HEATMAP_SIZE.width() + 16)
+        # three short lines that fit a narrow dock: name, shape and norm; the .grad and its
+        # norm over the steps; the counts. A warning, when there is one, under them.
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(self._name)
+        top.addWidget(self._shape)
+        top.addStretch(1)
+        top.addWidget(self._norm)
+        middle = QHBoxLayout()
+        middle.setSpacing(10)
+        middle.addWidget(self._preview)
+        middle.addWidget(self.sparkline, 1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(10, 5, 10, 6)
+        column.setSpacing(3)
+        column.addLayout(top)
+        column.addLayout(middle)
+        column.addWidget(self._counts)
+        column.addWidget(self._status)
         self._status.hide()
 
     # --- reading (tests, tooltips) ----------------------------------------------------------
@@ -207,8 +231,24 @@ class LeafRow(QFrame):
             where = "" if latest else f" @{index}"
             self._norm.setText(f"‖grad‖{where} {format_number(value)}")
 
+    def set_norm_now(self, value: float) -> None:
+        """The norm of the ``.grad`` shown while paused (it may differ from the last
+        step's: the backward in progress has added into it, or the script zeroed it)."""
+        self._norm.setText(f"‖grad‖ now {format_number(value)}")
+
+    def set_grad_note(self, text: str, tooltip: str) -> None:
+        """No values to show: a word in the preview's place (``text``) and why (tooltip)."""
+        self._grad_shown = None
+        self.grad_text = text
+        self._preview.setPixmap(QPixmap())
+        self._preview.setText(text)
+        self._preview.setToolTip(tooltip)
+
     def set_grad(self, grad: np.ndarray | None, present: bool) -> None:
         """The current ``.grad``: values, a heatmap, or "None"."""
+        if present and grad is not None and grad is self._grad_shown:
+            return  # the same array again: nothing to redraw
+        self._grad_shown = grad if present else None
         if not present:
             self.grad_text = ""
             self._preview.setPixmap(QPixmap())
@@ -265,16 +305,22 @@ class LeafRow(QFrame):
             pal = self.palette()
             r = self.rect().adjusted(2, 2, -2, -2)
             bg = QColor(pal.color(QPalette.ColorRole.AlternateBase))
+            edge = Qt.PenStyle.NoPen
             if self.flash_level > 0:
+                # a light tint and a coloured edge: the text stays readable when a fast
+                # loop zeroes the grad every frame and the flash never fades
                 c = QColor(self.flash_color)
-                k = 0.55 * self.flash_level
+                k = 0.22 * self.flash_level
                 bg = QColor(round(bg.red() + (c.red() - bg.red()) * k),
                             round(bg.green() + (c.green() - bg.green()) * k),
                             round(bg.blue() + (c.blue() - bg.blue()) * k))
+                c.setAlphaF(min(1.0, self.flash_level))
+                edge = QPen(c, 2)
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            p.setPen(Qt.PenStyle.NoPen)
+            p.setPen(edge)
             p.setBrush(bg)
-            p.drawRoundedRect(r, 5, 5)
+            p.drawRoundedRect(QRectF(r).adjusted(1, 1, -1, -1), 5, 5)
+            p.setPen(Qt.PenStyle.NoPen)
             if getattr(self, "_warning", False):
                 p.setBrush(WARNING)
                 p.drawRoundedRect(r.adjusted(0, 0, -(r.width() - 4), 0), 2, 2)
@@ -296,6 +342,7 @@ class GradientsPanel(QWidget):
         self.selection = selection
         self._rows: dict[str, LeafRow] = {}
         self._grads: dict[str, np.ndarray | None] = {}  # latest .grad seen per leaf
+        self._now_norms: dict[str, float] = {}  # while paused: the norm of the .grad shown
         self._events_seen = 0
         self._rows_seen = (-1, -1)  # (graphs, leaves) counts the rows were built from
         self._log_limit = log_lines
@@ -310,6 +357,12 @@ class GradientsPanel(QWidget):
         self._placeholder.setWordWrap(True)
         self._placeholder.setEnabled(False)
         self._rows_layout.insertWidget(0, self._placeholder)
+        self._values_note = QLabel()  # which moment the .grad previews show
+        self._values_note.setWordWrap(True)
+        self._values_note.setEnabled(False)  # the palette's dimmed text
+        self._values_note.setContentsMargins(6, 0, 6, 0)
+        self._values_note.hide()
+        self._rows_layout.insertWidget(1, self._values_note)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -347,9 +400,11 @@ class GradientsPanel(QWidget):
 
         controller.trace_replaced.connect(self._on_trace_replaced)
         controller.steps_recorded.connect(self.refresh)
+        controller.graph_changed.connect(self.refresh)  # its leaves' rows, before any step
         controller.values_changed.connect(self._on_values_changed)
         controller.paused.connect(self._on_paused)
         controller.finished.connect(self.refresh)
+        controller.state_changed.connect(self._on_state_changed)
         selection.step_changed.connect(self._on_step_changed)
         if animation is not None:
             animation.leaf_reached.connect(self._on_leaf_reached)
@@ -375,10 +430,17 @@ class GradientsPanel(QWidget):
             self._rows[name].set_stats(stats)
         self._append_events(trace)
         self._show_step(self.selection.step)
-        # the rows get the room they need (up to a point) before the log gets the rest
-        need = sum(r.minimumSizeHint().height() + self._rows_layout.spacing()
-                   for r in self._rows.values())
-        want = min(need + 10, ROWS_MAX_HEIGHT) if self._rows else 0
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """The rows get the room they need (up to a point) before the log gets the rest."""
+        spacing = self._rows_layout.spacing()
+        need = sum(r.sizeHint().height() + spacing for r in self._rows.values())
+        if self._values_note.isVisibleTo(self._rows_box):
+            need += self._values_note.sizeHint().height() + spacing
+        margins = self._rows_layout.contentsMargins()
+        want = min(need + margins.top() + margins.bottom() + 4, ROWS_MAX_HEIGHT) \
+            if self._rows else 0
         if self._scroll.minimumHeight() != want:
             self._scroll.setMinimumHeight(want)
 
@@ -403,10 +465,11 @@ class GradientsPanel(QWidget):
                 row.set_shape(*shapes[name])
             self._rows[name] = row
         # keep every row in natural order
+        first = self._rows_layout.indexOf(self._values_note) + 1
         for i, name in enumerate(sorted(self._rows, key=natural_key)):
-            self._rows_layout.insertWidget(i, self._rows[name])
+            self._rows_layout.insertWidget(first + i, self._rows[name])
         self._placeholder.hide()
-        self._grads_from(trace.values)
+        self._show_grads()
 
     def _append_events(self, trace) -> None:
         total = sum(s.accumulations + s.zeroings + s.updates for s in trace.leaves.values())
@@ -415,18 +478,18 @@ class GradientsPanel(QWidget):
         if new > 0:
             events = trace.grad_events
             take = min(new, len(events), self._log_limit)
-            start = len(events) - take
-            lines = []
+            runs: list[tuple[str, list[str]]] = []  # consecutive lines of one colour
             flashed = set()
-            for i in range(start, len(events)):
+            for i in range(len(events) - take, len(events)):
                 e = events[i]
                 kind, text = describe_event(e)
-                lines.append(self._line_html(kind, text))
+                if runs and runs[-1][0] == kind:
+                    runs[-1][1].append(text)
+                else:
+                    runs.append((kind, [text]))
                 if kind == "zero":
                     flashed.add(e.leaf)
-            for line in lines:  # one block per line: the block limit bounds the log
-                self._log.appendHtml(line)
-            self._log.verticalScrollBar().setValue(self._log.verticalScrollBar().maximum())
+            self._write_log(runs)
             if not self.controller.is_active:
                 flashed = set()  # a finished run or an opened trace: nothing is happening now
             for name in flashed:
@@ -439,16 +502,33 @@ class GradientsPanel(QWidget):
             f"<b>.grad events</b> — latest {shown:,} of {total:,}" if total > shown
             else f"<b>.grad events</b> — {total:,}")
 
-    def _line_html(self, kind: str, text: str) -> str:
-        escaped = html.escape(text).replace(" ", "&nbsp;")
+    def _write_log(self, runs: list[tuple[str, list[str]]]) -> None:
+        """Append lines (one block each: the block limit bounds the log) as plain text with a
+        colour per kind. One insertion per run of same-coloured lines, in one edit block:
+        appending them one by one as HTML cost 20 ms a frame while Example 2 ran."""
+        doc = self._log.document()
+        cursor = QTextCursor(doc)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.beginEditBlock()
+        try:
+            for kind, lines in runs:
+                text = "\n".join(lines)
+                cursor.insertText(text if doc.isEmpty() else "\n" + text, self._format(kind))
+        finally:
+            cursor.endEditBlock()
+        bar = self._log.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _format(self, kind: str) -> QTextCharFormat:
+        fmt = QTextCharFormat()
         if kind == "on-top":
-            return f'<span style="color:{WARNING.name()}">{escaped}</span>'
-        if kind == "zero":
-            return f'<span style="color:{ZERO_FLASH.name()}">{escaped}</span>'
-        if kind == "update":
-            dim = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
-            return f'<span style="color:{dim.name()}">{escaped}</span>'
-        return escaped
+            fmt.setForeground(WARNING)
+        elif kind == "zero":
+            fmt.setForeground(ZERO_FLASH)
+        elif kind == "update":
+            fmt.setForeground(self.palette().color(QPalette.ColorGroup.Disabled,
+                                                   QPalette.ColorRole.Text))
+        return fmt
 
     def _show_step(self, index: int | None) -> None:
         trace = self.controller.trace
@@ -458,6 +538,8 @@ class GradientsPanel(QWidget):
             norms = stats.norms if stats is not None else []
             if not norms:
                 row.set_norm_at(None, None, True)
+                if index is None and name in self._now_norms:
+                    row.set_norm_now(self._now_norms[name])
                 continue
             latest = index is None or index >= n_steps - 1
             # norms has one entry per step that accumulated into this leaf: the step index
@@ -470,18 +552,58 @@ class GradientsPanel(QWidget):
                 row.set_norm_at(None, None, False)
                 continue
             row.set_norm_at(i, norms[i], latest)
+            if index is None and name in self._now_norms:  # paused: the .grad shown, as it is
+                row.set_norm_now(self._now_norms[name])
 
-    def _grads_from(self, values) -> None:
-        if values is None:
-            return
-        graph = self.controller.trace.latest_graph
-        if graph is None:
-            return
-        for n in graph.nodes:
-            if n.kind == LEAF and n.id in values.values:
-                self._grads[n.name] = values.values[n.id].get("grad")
+    def _show_grads(self) -> None:
+        """Each row's ``.grad`` for the step shown, and a line that says which moment that is
+        (or that the step's values were not kept)."""
+        trace = self.controller.trace
+        index = self.selection.step
+        shown = trace.values_at(index)
+        grads: dict[str, np.ndarray | None] = {}
+        if shown is not None:
+            graph = trace.graphs.get(shown.structure) or trace.current_graph
+            for n in graph.nodes if graph is not None else ():
+                if n.kind == LEAF and n.id in shown.values:
+                    grads[n.name] = shown.values[n.id].get("grad")
+        if index is None:
+            self._grads.update(grads)  # following the run: a leaf not in these keeps its last
+            grads = self._grads
+        self._now_norms = {}
+        if index is None and shown is not None and shown.kind == NOW \
+                and self.controller.state == "paused":
+            for name, g in grads.items():
+                if g is not None:
+                    self._now_norms[name] = float(np.linalg.norm(np.asarray(g, dtype=float)))
+        note = tip = ""
+        missing = None
+        if shown is None and index is not None:
+            note = missing = not_kept_text(index, trace.steps_with_values())
+        elif shown is not None and shown.kind == AFTER_BACKWARD:
+            note = f".grad right after step {shown.step}'s backward()"
+            if index is None and self.controller.is_active:
+                # sent several times a second: at thousands of steps a second the step
+                # number would only seem to lag behind
+                note = ".grad right after a recent backward() (live)"
+            tip = f"the gradients of step {shown.step}"
+        elif shown is not None and shown.kind == NOW and self.controller.state == "paused":
+            note = f".grad now, paused in step {shown.step}"
+        self._values_note.setText(note)
+        self._values_note.setToolTip(tip)
+        if self._values_note.isVisibleTo(self._rows_box) != (bool(note) and bool(self._rows)):
+            self._values_note.setVisible(bool(note) and bool(self._rows))
+            self._fit_rows()
         for name, row in self._rows.items():
-            row.set_grad(self._grads.get(name), name in self._grads)
+            if missing is not None:
+                row.set_grad_note("not kept", missing)
+            elif name in grads:
+                row.set_grad(grads[name], True)
+            elif index is not None and shown is not None:
+                row.set_grad_note("—", f"{name} received no gradient in step {index}")
+            else:
+                row.set_grad(None, False)
+        self._show_step(index)
 
     # --- signals ----------------------------------------------------------------------------
     def _on_trace_replaced(self) -> None:
@@ -496,16 +618,19 @@ class GradientsPanel(QWidget):
         self._placeholder.show()
         self.refresh()
 
+    def _on_state_changed(self, _state: str) -> None:
+        self._show_grads()  # the note says "live" or "paused"
+
     def _on_values_changed(self) -> None:
-        self._grads_from(self.controller.trace.values)
+        self._show_grads()
 
     def _on_paused(self, paused) -> None:
-        graph = self.controller.trace.latest_graph
+        graph = self.controller.trace.current_graph
         if graph is not None:
             self.controller.request_values([n.id for n in graph.nodes if n.kind == LEAF])
 
-    def _on_step_changed(self, index) -> None:
-        self._show_step(index)
+    def _on_step_changed(self, _index) -> None:
+        self._show_grads()  # and the norms at that step
 
     def _on_leaf_reached(self, name: str) -> None:
         row = self._rows.get(name)

@@ -3,8 +3,12 @@ pane shows a variable. Its tensor's data and grad (a table when small, a heatmap
 matrix), their statistics, its ``grad_fn`` and inputs, saved tensors, version counter and
 the source line that created it.
 
-Values come from ``controller.trace.values``: the recorder sends every node's values at the
-end of a run, and the inspector asks for the selected node's when the script is paused.
+Values come from ``controller.trace.values_at(step)``: the values the debugger asked for
+(the recorder sends every node's at the end of a run, and the inspector asks for the
+selected node's when the script is paused) and, for the last ``STEPS_WITH_VALUES`` steps,
+the gradients right after each step's backward (a leaf's ``.grad``, the gradient that
+flowed into an autograd node). An older step shows its summaries and says its values were
+not kept.
 """
 
 from __future__ import annotations
@@ -32,12 +36,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gradviz.session import AFTER_BACKWARD, NOW, STEPS_WITH_VALUES, ShownValues
 from gradviz.trace import LEAF, ROOT, Graph, GraphNode, TensorSummary
 
 from .heatmap import Heatmap
 
 TABLE_MAX = 256  # elements: up to this a table of numbers, beyond it a heatmap
 NO_VALUES = "Values are kept for the latest step; run or pause to see them."
+DATA_NOT_KEPT = ("Tensor values are kept for the latest step only; gradients for the last "
+                 f"{STEPS_WITH_VALUES} steps.")
+
+
+def not_kept_text(step: int, kept: list[int]) -> str:
+    """The note for a step whose values are gone: which steps still have theirs."""
+    text = (f"Values not kept for step {step}: full gradients are kept for the last "
+            f"{STEPS_WITH_VALUES} steps")
+    if kept:
+        text += f" (now {kept[0]}–{kept[-1]})" if len(kept) > 1 else f" (now {kept[0]})"
+    return text + "; every step keeps its loss and the leaves' gradient norms."
 STAT_ROWS = ("min", "max", "mean", "std", "norm", "NaN / Inf")
 
 
@@ -269,15 +285,30 @@ class Inspector(QScrollArea):
             return self.selection.step
         return trace.latest_step.index if trace.latest_step is not None else None
 
-    def _entry(self, graph: Graph, node_id: int) -> dict | None:
-        values = self.controller.trace.values
-        if values is None:
-            return None
-        steps = self.controller.trace.steps
-        if 0 <= values.step < len(steps) and steps[values.step].structure \
-                and steps[values.step].structure != graph.structure_hash:
-            return None  # node ids of another structure
-        return values.values.get(node_id)
+    def _entry(self, graph: Graph, node_id: int) -> tuple[dict | None, ShownValues | None]:
+        """The node's values for the step shown, and where they come from. Kept gradients
+        and the values asked for complete each other when they are the same step's: the
+        tensor from the one, the gradient that flowed in from the other."""
+        trace = self.controller.trace
+        shown = trace.values_at(self.selection.step)
+        if shown is None:
+            return None, None
+        if shown.structure and shown.structure != graph.structure_hash:
+            return None, None  # node ids of another structure
+        entry = shown.values.get(node_id)
+        if shown.kind == NOW:
+            kept = trace.step_values.get(shown.step)
+            if trace.live is not None and trace.live.step == shown.step:
+                kept = trace.live  # paused inside this step's backward: what ran so far
+            other = kept.values.get(node_id) if kept is not None else None
+            if other is not None and "grad_in" in other:
+                entry = {**(entry or {}), "grad_in": other["grad_in"]}
+        elif trace.values is not None and trace.values.step == shown.step:
+            other = trace.values.values.get(node_id)
+            if other is not None:  # the tensor itself (and its version), not its later .grad
+                extra = {k: other[k] for k in ("data", "data_summary", "version") if k in other}
+                entry = {**(entry or {}), **extra}
+        return entry, shown
 
     def _gradient_reaching(self, node_id: int) -> TensorSummary | None:
         """The gradient that flowed into an op node in the step shown (detailed steps only):
@@ -353,7 +384,7 @@ class Inspector(QScrollArea):
         self._title.setText(node.name)
         self._source = node.source
         self._subtitle.setText(self._describe(node))
-        entry = self._entry(graph, node.id)
+        entry, shown = self._entry(graph, node.id)
         facts = [("shape", shape_text(node.shape)), ("dtype", node.dtype or "?"),
                  ("device", node.device)]
         if entry is not None and "version" in entry:
@@ -368,6 +399,7 @@ class Inspector(QScrollArea):
 
         data_stats = grad_stats = None
         data, grad = (entry.get("data"), entry.get("grad")) if entry else (None, None)
+        flowing = entry.get("grad_in") if entry and node.kind != LEAF else None
         if data is not None:
             data_stats = self._array_stats(data)
         elif entry and entry.get("data_summary") is not None:
@@ -377,12 +409,15 @@ class Inspector(QScrollArea):
             grad_stats = self._array_stats(grad)
         elif entry and entry.get("grad_summary") is not None:
             grad_stats = summary_stats(entry["grad_summary"])
+        elif flowing is not None:
+            grad_stats = self._array_stats(flowing)
         elif node.kind != LEAF:
             reaching = self._gradient_reaching(node.id)
             if reaching is not None:
                 grad_stats = summary_stats(reaching)
-        self._stats.setHorizontalHeaderLabels(
-            ["data", "grad flowing in" if reaching is not None else "grad"])
+        inflow = grad is None and (flowing is not None or reaching is not None)
+        self._stats.setHorizontalHeaderLabels(["data", "grad flowing in" if inflow else "grad"])
+        self._tabs.setTabText(1, "grad flowing in" if inflow else "grad")
         for col, stats in enumerate((data_stats, grad_stats)):
             for row, key in enumerate(STAT_ROWS):
                 item = QTableWidgetItem(fmt(stats[key]) if stats else "—")
@@ -391,29 +426,50 @@ class Inspector(QScrollArea):
                     item.setForeground(Qt.GlobalColor.red)
                 self._stats.setItem(row, col, item)
 
+        trace = self.controller.trace
+        asked = self.selection.step
+        latest = trace.latest_step.index if trace.latest_step is not None else None
+        not_kept = None
+        if entry is None and asked is not None and asked != latest:
+            not_kept = not_kept_text(asked, trace.steps_with_values())
         notes = []
-        if entry is None:
+        if not_kept is not None:
+            notes.append(not_kept)
+        elif entry is None:
             notes.append(NO_VALUES)
-        else:
-            values_step = self.controller.trace.values.step
-            shown = self._step_index()
-            if shown is not None and values_step != shown:
-                notes.append(f"Values are from step {values_step}: values are kept for the "
-                             "latest step only.")
-        self._note.setText("<br>".join(f"<i>{html.escape(n)}</i>" for n in notes))
+        elif shown.kind == AFTER_BACKWARD:
+            notes.append(f"Gradients right after step {shown.step}'s backward().")
+        elif self.controller.state == "paused":
+            notes.append(f"Values now, paused in step {shown.step}.")
+        elif shown.step != self._step_index():
+            notes.append(f"Values are from step {shown.step}: values are kept for the "
+                         "latest step only.")
+        self._note.setText("<br>".join(f"<i>{html.escape(n, quote=False)}</i>" for n in notes))
         self._note.setVisible(bool(notes))
 
         if data is not None:
             self._data_pane.show_array(data)
+        elif not_kept is not None:
+            self._data_pane.show_message(f"Values not kept for step {asked}.")
         elif entry is None:
             self._data_pane.show_message(NO_VALUES)
+        elif data_stats:
+            self._data_pane.show_message("Too large to transfer: statistics only.")
+        elif shown.kind == AFTER_BACKWARD:
+            self._data_pane.show_message(DATA_NOT_KEPT)
         else:
-            self._data_pane.show_message(
-                "Too large to transfer: statistics only." if data_stats else "No value recorded.")
+            self._data_pane.show_message("No value recorded.")
         if grad is not None:
             self._grad_pane.show_array(grad)
         elif entry is not None and entry.get("grad_summary") is not None:
             self._grad_pane.show_message("Too large to transfer: statistics only.")
+        elif flowing is not None:
+            self._grad_pane.show_array(flowing)
+        elif not_kept is not None:
+            self._grad_pane.show_message(
+                f"Values not kept for step {asked}."
+                + ("\nThe statistics show the gradient that flowed into this node in that "
+                   "step (its summary)." if reaching is not None else ""))
         elif node.kind == LEAF and not node.requires_grad:
             self._grad_pane.show_message("requires_grad=False: this tensor gets no gradient.")
         elif node.kind == LEAF:

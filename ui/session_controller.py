@@ -15,7 +15,16 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from gradviz import trace_io
-from gradviz.protocol import Finished, GraphChanged, NodeExecuted, Paused, StepRecorded, Values
+from gradviz.protocol import (
+    Finished,
+    GraphChanged,
+    LiveBackward,
+    NodeExecuted,
+    Paused,
+    StepRecorded,
+    StepValues,
+    Values,
+)
 from gradviz.runner import Runner, RunResult
 from gradviz.session import RunTrace
 
@@ -33,7 +42,7 @@ class SessionController(QObject):
       trace_replaced()          a new run started or a trace file was opened: re-read everything
       graph_changed(str)        a new graph structure (its hash) arrived
       steps_recorded(int)       steps arrived; the argument is the index of the latest
-      values_changed()          ``trace.values`` was updated
+      values_changed()          tensor values arrived (``trace.values``, ``step_values``, ``live``)
       paused(object)            the script is paused (a ``gradviz.protocol.Paused``)
       position_changed(object)  stepping node by node: the live position (``NodeExecuted``)
       output(str, str)          (stream name "stdout"/"stderr", text) from the script
@@ -204,7 +213,7 @@ class SessionController(QObject):
                     new_graphs.append(payload.graph.structure_hash)
                 elif isinstance(payload, StepRecorded):
                     steps = True
-                elif isinstance(payload, Values):
+                elif isinstance(payload, (Values, StepValues, LiveBackward)):
                     values = True
                 elif isinstance(payload, Paused):
                     pause = payload

@@ -13,8 +13,15 @@ import engine
 from engine.events import listening
 from gradviz import report, trace_io
 from gradviz.examples import find
+from gradviz.protocol import (
+    STEP_VALUES_BYTES,
+    STEPS_WITH_VALUES,
+    LiveBackward,
+    StepValues,
+    Values,
+)
 from gradviz.recorder import Recorder
-from gradviz.session import RunTrace
+from gradviz.session import AFTER_BACKWARD, NOW, RunTrace
 
 
 def record(source: str, **recorder_kwargs) -> tuple[RunTrace, dict]:
@@ -132,6 +139,126 @@ def test_history_stays_bounded():
     assert len(trace.grad_events) == 500
     assert sum(s.detail is not None for s in trace.steps) == 16
     assert trace.leaves["w"].accumulations == 3000 and trace.leaves["w"].zeroings == 3000
+
+
+# after step k's backward x.grad is 2(k+1)x = [2(k+1), 4(k+1)] when it was zeroed before;
+# every odd step the script forgets, so the next one adds on top of it
+ALTERNATE_ZEROING = (
+    "x = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+    "for k in range(40):\n"
+    "    (x * x * (k + 1)).sum().backward()\n"
+    "    if k % 2:\n"
+    "        x.grad.zero_()\n"
+)
+
+
+def test_the_last_steps_keep_their_gradients_and_older_ones_are_evicted():
+    trace = RunTrace()
+    rec = Recorder(trace.apply, detail_interval=1e9)
+    with listening(rec):
+        exec(compile(ALTERNATE_ZEROING, "<script>", "exec"), {"torch": engine})
+        rec.finish()
+    kept = trace.steps_with_values()
+    assert kept == list(range(40 - STEPS_WITH_VALUES, 40))
+    assert len(rec._recent) == STEPS_WITH_VALUES  # the child holds no more than that either
+    graph = trace.latest_graph
+    x = next(n.id for n in graph.nodes if n.kind == "leaf")
+    acc = next(n.id for n in graph.nodes if n.name == "AccumulateGrad")
+    for k in kept:
+        shown = trace.values_at(k)
+        assert shown.kind == AFTER_BACKWARD and shown.structure == graph.structure_hash
+        # into a zeroed slot on even steps, on top of the previous step's on odd ones
+        expected = 2 * (k + 1) * np.array([1.0, 2.0])
+        if k % 2:
+            expected += 2 * k * np.array([1.0, 2.0])
+        np.testing.assert_array_equal(shown.values[x]["grad"], expected)
+        np.testing.assert_array_equal(shown.values[acc]["grad_in"],
+                                      2 * (k + 1) * np.array([1.0, 2.0]))
+    assert trace.values_at(3) is None  # evicted: summaries only
+    assert trace.steps[3].grad_norms["x"] > 0
+    now = trace.values_at(None)  # at the end: the grads as the script left them (zeroed)
+    assert now.kind == NOW and now.step == 39
+    np.testing.assert_array_equal(now.values[x]["grad"], [0.0, 0.0])
+    assert 0 < trace.step_values_bytes <= STEP_VALUES_BYTES
+
+
+def test_kept_values_are_bounded_in_bytes_and_replies_for_one_step_merge():
+    trace = RunTrace(values_kept=4, values_bytes=2_500)
+    a = np.zeros(125)  # 1,000 bytes
+    for step in range(3):
+        trace.apply(StepValues(step, "h", {1: {"grad": a.copy()}}))
+    assert trace.steps_with_values() == [1, 2] and trace.step_values_bytes == 2_000
+    trace.apply(StepValues(2, "h", {2: {"grad_in": np.zeros(10)}}))  # merges into step 2
+    assert set(trace.step_values[2].values) == {1, 2}
+    assert trace.steps_with_values() == [1, 2]
+    trace.apply(StepValues(0, "h", {1: {"grad": a.copy()}}))  # older than all: goes at once
+    assert trace.steps_with_values() == [1, 2]
+    trace.apply(StepValues(9, "h", {1: {"grad": np.zeros(1_000)}}))  # alone over the budget
+    assert trace.steps_with_values() == [9]
+    # the values asked for: replies for one step merge, another step's replace them
+    trace.apply(Values(9, {1: {"data": a}}))
+    trace.apply(Values(9, {2: {"data": a}, 1: {"grad": a}}))
+    assert set(trace.values.values) == {1, 2} and set(trace.values.values[1]) == {"data", "grad"}
+    assert trace.values_at(None).kind == NOW
+    trace.apply(StepValues(10, "h", {1: {"grad": np.zeros(3)}}))
+    assert trace.values_at(None).kind == AFTER_BACKWARD and trace.values_at(None).step == 10
+    trace.apply(Values(11, {3: {"data": a}}))
+    assert set(trace.values.values) == {3}
+
+
+def test_the_childs_kept_gradients_are_bounded_in_bytes(monkeypatch):
+    import gradviz.recorder as recorder
+
+    monkeypatch.setattr(recorder, "STEP_VALUES_BYTES", 25_000)  # a step holds ~8,000 bytes
+    trace = RunTrace()
+    rec = Recorder(trace.apply, detail_interval=1e9)
+    source = ("w = torch.ones(1000, requires_grad=True)\n"
+              "for i in range(50):\n    (w * 2).sum().backward()\n    w.grad = None\n")
+    with listening(rec):
+        exec(compile(source, "<script>", "exec"), {"torch": engine})
+        assert len(rec._recent) == 3
+        assert rec._recent_bytes <= recorder.STEP_VALUES_BYTES
+        rec.finish()
+    assert trace.steps_with_values()[-1] == 49
+
+
+class _PausesAtNode:
+    """A gate that asks for values after node ``at`` of every backward, as the debugger does
+    while the script is paused there."""
+
+    stepping = True
+
+    def __init__(self, at: int):
+        self.at = at
+        self.recorder = None
+
+    def before_backward(self, step, source):
+        pass
+
+    def after_node(self, step, position, node_id, name):
+        if position == self.at:
+            self.recorder.emit(self.recorder.values([]))
+
+
+def test_values_asked_for_inside_a_backward_bring_the_nodes_run_so_far():
+    trace = RunTrace()
+    sent = []
+    gate = _PausesAtNode(at=2)
+    rec = Recorder(lambda m: (sent.append(m), trace.apply(m)), gate=gate)
+    gate.recorder = rec
+    with listening(rec):
+        exec(compile(EXAMPLE_1, "<script>", "exec"), {"torch": engine})
+        live = [m for m in sent if isinstance(m, LiveBackward)]
+        assert len(live) == 1 and live[0].step == 0
+        graph = trace.graphs[live[0].structure]
+        runs = live[0].runs
+        assert [graph.node(r.node).name for r in runs] == [
+            "MulBackward0", "AddBackward0", "AddBackward0"]
+        assert runs[0].grads_in[0].mean == 1.0 and runs[1].grads_in[0].mean == 0.5
+        np.testing.assert_array_equal(live[0].values[runs[1].node]["grad_in"], 0.5)
+        rec.finish()
+    assert trace.live is None  # the step completed: its record has it all
+    assert sent.index(live[0]) < next(i for i, m in enumerate(sent) if isinstance(m, Values))
 
 
 def test_trace_round_trips_through_json(tmp_path):

@@ -218,7 +218,9 @@ def test_selected_step_is_replayed_and_old_steps_without_detail_have_no_badges(q
     assert not animation.has_gradients
     animation.jump_to_end()
     assert view.badges == {} and len(view.states) == len(animation.order) + 2  # + 2 leaves
-    selection.show_step(0)
+    # the oldest step that still has its gradient summaries (how many were detailed depends
+    # on how fast the machine ran the loop)
+    selection.show_step(trace.detailed_steps()[0])
     animation.jump_to_end()
     w1 = _leaf(trace.latest_graph, "w1")
     assert view.badges[w1].startswith("‖g‖ ")
@@ -260,6 +262,54 @@ def test_pause_at_backward_step_three_nodes_continue_stop(qtbot, rig, tmp_path):
         controller.stop()
     assert blocker.args[0].status == "stopped"
     assert controller.state == "finished" and not animation.live
+
+
+def test_a_live_backward_shows_the_gradients_of_the_nodes_run_so_far(qtbot, rig, tmp_path):
+    controller, selection, clock, animation, view = rig
+    panel = GradientsPanel(controller, selection, animation)  # asks for values at every pause
+    qtbot.addWidget(panel)
+    script = tmp_path / "once.py"
+    script.write_text("import torch\nx = torch.tensor([2.0, 4.0], requires_grad=True)\n"
+                      "o = (1/2) * sum(x ** 2)\no.backward()\nprint(x.grad)\n")
+    with qtbot.waitSignal(controller.paused, timeout=TIMEOUT_MS):
+        controller.run(script, pause_at_start=True)
+    for _ in range(2):
+        with qtbot.waitSignal(controller.paused, timeout=TIMEOUT_MS):
+            animation.step_forward()
+    root, add = animation.order[:2]
+    # the badges come with the values the panel asked for: d o / d o, then (1/2) * ...
+    qtbot.waitUntil(lambda: view.badges.get(add) == "0.5", timeout=TIMEOUT_MS)
+    assert animation.live and animation.has_gradients and view.badges[root] == "1"
+    for _ in range(4):  # on to AccumulateGrad: x receives [2., 4.]
+        with qtbot.waitSignal(controller.paused, timeout=TIMEOUT_MS):
+            animation.step_forward()
+    x = _leaf(animation.graph, "x")
+    qtbot.waitUntil(lambda: view.badges.get(x) == "[2., 4.]", timeout=TIMEOUT_MS)
+    assert panel.row("x").grad_text == "[2., 4.]"
+    assert panel.row("x").norm_text == "‖grad‖ now 4.472"
+    with qtbot.waitSignal(controller.finished, timeout=TIMEOUT_MS):
+        controller.resume()
+    assert controller.trace.live is None
+
+
+def test_a_recent_step_without_summaries_gets_its_badges_from_its_kept_gradients(qtbot, rig,
+                                                                                  tmp_path):
+    controller, selection, clock, animation, view = rig
+    script = tmp_path / "scaled.py"  # after step k: x.grad = [2(k+1), 4(k+1)]
+    script.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "for k in range(40):\n    (x * x * (k + 1)).sum().backward()\n    x.grad.zero_()\n")
+    trace = _run(qtbot, controller, script)
+    x = _leaf(trace.latest_graph, "x")
+    selection.show_step(30)
+    animation.jump_to_end()
+    assert animation.has_gradients
+    assert view.badges[x] == "[ 62., 124.]"
+    old = next((s.index for s in trace.steps[:20] if s.detail is None), None)
+    if old is not None:  # neither summaries nor gradients kept: no badges
+        selection.show_step(old)
+        animation.jump_to_end()
+        assert not animation.has_gradients and view.badges == {}
 
 
 def test_breakpoint_field_sets_the_controllers_breakpoints(qtbot, rig):

@@ -11,6 +11,12 @@ The y axis is logarithmic by default when the losses span more than three decade
 debiased exponential moving average; on a log axis it averages the logarithm, so the smooth
 curve follows the raw one on the scale it is seen at. Hovering reads out the step and loss
 under the cursor; a click shows that step everywhere (``selection.show_step``).
+
+A non-finite loss draws no point: such steps are marked along the plot's edge instead (NaN
+and Inf at the top, -Inf at the bottom, at most one mark every few pixels), and while the
+latest loss is not finite a note says since when ("loss is NaN from step 0"), centred when
+there is no finite loss to draw at all. Markers for the few points of a short run are drawn
+for finite losses only: pyqtgraph's scatter bounds warn "All-NaN slice" otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -36,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import theme
 from .backward_animation import format_number
 
 LOG_DECADES = 3.0
@@ -60,6 +68,17 @@ def debiased_ema(values: np.ndarray, weight: float, state=(0.0, 0.0)):
 
 
 FEW_POINTS = 50
+EDGE_INSET_PX = 7  # a non-finite step's mark sits this far inside the plot's edge
+EDGE_SPACING_PX = 3  # at most one mark of a kind per this many pixels
+NOTE_SIDE_PX = 24  # the note keeps this far from the plot's sides (the loss axis is left)
+NAN, POS_INF, NEG_INF = 0, 1, 2
+_EDGE_SYMBOLS = {NAN: "x", POS_INF: "t1", NEG_INF: "t"}  # ×, ▲ (top), ▼ (bottom)
+
+
+def _nonfinite_kinds(y: np.ndarray) -> np.ndarray:
+    """NAN, POS_INF or NEG_INF for each of ``y`` (all of them non-finite)."""
+    return np.where(np.isnan(y), NAN, np.where(y > 0, POS_INF, NEG_INF))
+
 
 class LossPlot(QWidget):
     """The loss curve for ``controller``'s run; clicking a point shows its step.
@@ -76,6 +95,8 @@ class LossPlot(QWidget):
         self._y = np.empty(INITIAL_CAPACITY)
         self._s = np.empty(INITIAL_CAPACITY)  # smoothed, in displayed units
         self._n = 0
+        self._bad = np.empty(0, dtype=np.intp)  # indices of the non-finite losses
+        self._last_finite = -1  # index of the latest finite loss
         self._smooth_state = (0.0, 0.0)
         self._smoothing = 0.0
         self._log_choice: bool | None = None  # None: automatic
@@ -102,6 +123,13 @@ class LossPlot(QWidget):
         item.addItem(self._marker, ignoreBounds=True)
         self._hover = pg.ScatterPlotItem(size=8)
         item.addItem(self._hover, ignoreBounds=True)
+        # a short run's points, marked; only the finite ones (see the module docstring)
+        self._points = item.plot([], [], pen=None, symbol="o", symbolSize=7)
+        # the non-finite steps, along the edge: view coordinates, placed on every range change
+        self.edge_marks = pg.ScatterPlotItem(size=9)
+        item.addItem(self.edge_marks, ignoreBounds=True)
+        item.getViewBox().sigRangeChanged.connect(self._place_edge_marks)
+        item.getViewBox().sigResized.connect(self._place_edge_marks)
         self._plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -143,9 +171,19 @@ class LossPlot(QWidget):
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty.setWordWrap(True)
         self._empty.setEnabled(False)
+        self._note = QLabel()  # "loss is NaN from step N", over the plot
+        self._note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._note.setTextFormat(Qt.TextFormat.RichText)
+        self._note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._note.hide()
+        plot_area = QWidget()
+        self._plot_grid = QGridLayout(plot_area)
+        self._plot_grid.setContentsMargins(0, 0, 0, 0)
+        self._plot_grid.addWidget(self._plot, 0, 0)
+        self._plot_grid.addWidget(self._note, 0, 0, Qt.AlignmentFlag.AlignCenter)  # on top
         self._stack = QStackedWidget()
         self._stack.addWidget(self._empty)
-        self._stack.addWidget(self._plot)
+        self._stack.addWidget(plot_area)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -194,6 +232,15 @@ class LossPlot(QWidget):
 
     def readout(self) -> str:
         return self._readout.text()
+
+    def note(self) -> str:
+        """The note over the plot while the latest loss is not finite, else ""."""
+        return self._note.text() if not self._note.isHidden() else ""
+
+    @property
+    def nonfinite_steps(self) -> np.ndarray:
+        """The steps whose loss is NaN or infinite, marked along the plot's edge."""
+        return self._x[self._bad].astype(int)
 
     # --- commands ---------------------------------------------------------------------------
     def set_log_y(self, on: bool | None) -> None:
@@ -246,15 +293,16 @@ class LossPlot(QWidget):
             self.raw_curve.setPen(self._raw_pen)
             self.raw_curve.setData(x, y)
         # a few steps (Example 1 has one) draw no visible line: mark each point
-        few = 0 < n <= FEW_POINTS
-        self.raw_curve.setSymbol("o" if few else None)
-        if few:
-            self.raw_curve.setSymbolSize(7)
-            self.raw_curve.setSymbolBrush(self._raw_pen.color())
-            self.raw_curve.setSymbolPen(self._raw_pen.color())
+        if 0 < n <= FEW_POINTS:
+            keep = np.isfinite(y) & (y > 0 if self._log else True)
+            self._points.setData(x[keep], y[keep])
+        else:
+            self._points.setData([], [])
         if n == 1:  # autorange around one x gives a meaningless -400..400 axis
             self._plot.getPlotItem().setXRange(float(x[0]) - 1, float(x[0]) + 1, padding=0)
         self._stack.setCurrentIndex(1 if n else 0)
+        self._place_edge_marks()
+        self._update_note()
 
     # --- data -------------------------------------------------------------------------------
     def _pull(self) -> bool:
@@ -264,8 +312,7 @@ class LossPlot(QWidget):
         if n_new == self._n:
             return False
         if n_new < self._n:  # never expected; start over rather than show nonsense
-            self._n = 0
-            self._smooth_state = (0.0, 0.0)
+            self._clear()
         if n_new > len(self._x):
             cap = len(self._x)
             while cap < n_new:
@@ -278,6 +325,11 @@ class LossPlot(QWidget):
         self._x[start:n_new] = steps[start:n_new]
         self._y[start:n_new] = losses[start:n_new]
         self._n = n_new
+        finite = np.isfinite(self._y[start:n_new])
+        if not finite.all():
+            self._bad = np.concatenate([self._bad, start + np.flatnonzero(~finite)])
+        if finite.any():
+            self._last_finite = start + int(np.flatnonzero(finite)[-1])
         if not self._update_log() and self._smoothing > 0:
             self._smooth_from(start)
         return True
@@ -315,10 +367,101 @@ class LossPlot(QWidget):
         self.redraw()
         return True
 
+    def _clear(self) -> None:
+        self._n = 0
+        self._bad = np.empty(0, dtype=np.intp)
+        self._last_finite = -1
+        self._smooth_state = (0.0, 0.0)
+
+    # --- non-finite losses ------------------------------------------------------------------
+    def _place_edge_marks(self, *_args) -> None:
+        """Mark the visible non-finite steps along the edge: NaN and Inf at the top, -Inf at
+        the bottom. Called when the data or the view range change."""
+        bad = self._bad
+        if not len(bad):
+            if len(self.edge_marks.data):
+                self.edge_marks.setData([], [])
+            return
+        vb = self._plot.getPlotItem().getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        px_w, px_h = vb.viewPixelSize()
+        xs = self._x[bad]
+        lo, hi = np.searchsorted(xs, x0, "left"), np.searchsorted(xs, x1, "right")
+        xs = xs[lo:hi]
+        kinds = _nonfinite_kinds(self._y[bad[lo:hi]])
+        if len(xs) > 1 and math.isfinite(px_w) and px_w > 0:
+            # thinned to one mark of a kind per few pixels: 100,000 NaN steps are a row of
+            # marks, not 100,000 symbols to draw on every range change
+            column = ((xs - x0) / (EDGE_SPACING_PX * px_w)).astype(np.int64)
+            _, first = np.unique(column * 3 + kinds, return_index=True)
+            first.sort()
+            xs, kinds = xs[first], kinds[first]
+        inset = EDGE_INSET_PX * px_h if math.isfinite(px_h) else 0.0
+        ys = np.where(kinds == NEG_INF, y0 + inset, y1 - inset)
+        self.edge_marks.setData(x=xs, y=ys, symbol=[_EDGE_SYMBOLS[k] for k in kinds.tolist()])
+
+    def _edge_y(self, loss: float) -> float:
+        """Where ``loss``'s mark is, in view coordinates (a non-finite loss)."""
+        vb = self._plot.getPlotItem().getViewBox()
+        (_, _), (y0, y1) = vb.viewRange()
+        px_h = vb.viewPixelSize()[1]
+        inset = EDGE_INSET_PX * px_h if math.isfinite(px_h) else 0.0
+        return y0 + inset if loss == -math.inf else y1 - inset
+
+    def _update_note(self) -> None:
+        """"loss is NaN from step N" while the latest loss is not finite."""
+        n, first = self._n, self._last_finite + 1
+        # no finite loss: the loss axis has no scale, and its 0..1 numbers would mislead
+        scaled = n == 0 or self._last_finite >= 0
+        axis = self._plot.getPlotItem().getAxis("left")
+        if axis.style["showValues"] != scaled:
+            axis.setStyle(showValues=scaled)
+        if first >= n:
+            self._note.hide()
+            return
+        tail = _nonfinite_kinds(self._y[first:n])
+        kinds = set(np.unique(tail).tolist())
+        what = {NAN: "NaN", POS_INF: "Inf", NEG_INF: "-Inf"}[tail[0]] if len(kinds) == 1 \
+            else "not finite"
+        where = ("the bottom edge" if kinds == {NEG_INF} else "the top edge"
+                 if NEG_INF not in kinds else "the top (NaN, Inf) and bottom (-Inf) edges")
+        error = theme.colors(self.palette()).error.name()
+        text = (f'<b style="color:{error}">loss is {what} from step '
+                f'{int(self._x[first]):,}</b>')
+        if first == 0:  # nothing finite to draw: say why the plot is empty
+            steps = "the step is" if n == 1 else f"all {n:,} steps are"
+            text += f"<br>no finite loss to plot: {steps} marked along {where}"
+        else:
+            steps = "the last step is" if n - first == 1 else f"the last {n - first:,} steps are"
+            text += f"<br>{steps} marked along {where}"
+        self._note.setText(text)
+        # centred over an otherwise empty plot; else top right, under the marks it explains
+        # and clear of the finite curve's start
+        self._note.setStyleSheet(self._note_style.format(margin=0 if first == 0 else 22))
+        self._plot_grid.setAlignment(self._note, Qt.AlignmentFlag.AlignCenter if first == 0
+                                     else Qt.AlignmentFlag.AlignRight
+                                     | Qt.AlignmentFlag.AlignTop)
+        self._note.show()
+        self._fit_note()
+
+    def _fit_note(self) -> None:
+        """The note's lines as they are, wrapped only when the plot is narrower (a docked
+        plot): Qt's own wrapping would wrap them in a wide plot too."""
+        note = self._note
+        note.setWordWrap(False)
+        natural = note.sizeHint().width()
+        room = max(self.width() - 2 * NOTE_SIDE_PX, 120)
+        note.setWordWrap(natural > room)
+        note.setFixedWidth(min(natural, room))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if not self._note.isHidden():
+            self._fit_note()
+
     # --- signals ----------------------------------------------------------------------------
     def _on_trace_replaced(self) -> None:
-        self._n = 0
-        self._smooth_state = (0.0, 0.0)
+        self._clear()
         self._log_choice = None
         self._update_log()
         self._pull()
@@ -347,8 +490,11 @@ class LossPlot(QWidget):
         if self._n == 0:
             return ""
         last = float(self._y[self._n - 1])
-        return (f"<b>loss</b> {format_number(last)} at step {int(self._x[self._n - 1])}"
-                f" · {self._n:,} steps")
+        text = (f"<b>loss</b> {format_number(last)} at step {int(self._x[self._n - 1])}"
+                f" · {self._n:,} step{'s' * (self._n != 1)}")
+        if len(self._bad):
+            text += f" · {len(self._bad):,} not finite"
+        return text
 
     def _nearest(self, scene_pos: QPointF) -> int | None:
         """Index of the point nearest the cursor in x, when the cursor is over the plot."""
@@ -373,6 +519,8 @@ class LossPlot(QWidget):
             return
         y = float(self._y[i])
         shown_y = math.log10(y) if self._log and y > 0 else y
+        if not math.isfinite(y):  # on its mark at the edge: a NaN has no place on the axis
+            shown_y = self._edge_y(y)
         self._hover.setData([float(self._x[i])], [shown_y])
         text = f"<b>step {int(self._x[i])}</b> · loss {format_number(y)}"
         if self._smoothing > 0:
@@ -432,3 +580,17 @@ class LossPlot(QWidget):
         self._marker.setPen(pg.mkPen(marker, width=1, style=Qt.PenStyle.DashLine))
         self._hover.setBrush(pg.mkBrush(line))
         self._hover.setPen(pg.mkPen(base, width=1.5))
+        self._points.setSymbolBrush(line)
+        self._points.setSymbolPen(line)
+        error = theme.colors(pal).error
+        self.edge_marks.setBrush(pg.mkBrush(error))
+        self.edge_marks.setPen(pg.mkPen(error, width=1))
+        veil = QColor(base)
+        veil.setAlpha(200)  # readable over the marks and the grid; the curve shows through
+        # a template: {margin} is filled in by _update_note
+        self._note_style = (f"QLabel {{{{ background: rgba({veil.red()}, {veil.green()}, "
+                            f"{veil.blue()}, {veil.alpha()}); color: {text.name()}; "
+                            "border-radius: 4px; padding: 6px 10px; "
+                            "margin-top: {margin}px; margin-right: 8px; }}")
+        if self._n:
+            self._update_note()

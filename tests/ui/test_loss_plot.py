@@ -1,6 +1,6 @@
 """The loss plot: every step's loss, live, in a buffer that doubles; log axis by default over
 more than three decades; TensorBoard's smoothing; hover read-out; click to show a step;
-PNG/CSV export."""
+PNG/CSV export; non-finite losses marked along the edge with a note, and no warning."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from gradviz.protocol import GraphChanged, StepRecorded  # noqa: E402
@@ -147,3 +147,73 @@ def test_a_new_run_starts_an_empty_plot(qtbot, controller, plot, tmp_path):
     controller.save_trace(path)
     controller.open_trace(path)
     assert len(plot.losses) == 0 and plot.readout() == ""
+
+
+# --- non-finite losses -------------------------------------------------------------------------
+def _marks(plot):
+    """(step, y in view coordinates, symbol) of each edge mark."""
+    data = plot.edge_marks.data
+    return [(int(x), float(y), s) for x, y, s in zip(data["x"], data["y"], data["symbol"])]
+
+
+def _view_y_range(plot):
+    return plot.plot_widget.getPlotItem().getViewBox().viewRange()[1]
+
+
+def test_all_nan_losses_show_a_note_and_marks_and_warn_nothing(qtbot, controller, plot,
+                                                                 recwarn):
+    with qtbot.waitSignal(controller.finished, timeout=TIMEOUT_MS):
+        controller.run("bug_nan_from_log_of_zero")
+    assert len(plot.losses) == 5 and np.isnan(plot.losses).all()
+    plot.grab()  # paints: pyqtgraph measures every item's bounds now
+    vb = plot.plot_widget.getPlotItem().getViewBox()
+    plot._on_mouse_moved(vb.mapViewToScene(QPointF(2.0, 0.5)))  # hover a NaN step
+    assert plot.readout().startswith("<b>step 2</b> · loss NaN")
+    plot.grab()
+    assert [str(w.message) for w in recwarn.list] == []  # "All-NaN slice" leaked before
+    note = plot.note()
+    assert "loss is NaN from step 0" in note
+    assert "no finite loss to plot: all 5 steps are marked along the top edge" in note
+    assert list(plot.nonfinite_steps) == [0, 1, 2, 3, 4]
+    y0, y1 = _view_y_range(plot)
+    marks = _marks(plot)
+    assert [m[0] for m in marks] == [0, 1, 2, 3, 4]
+    assert all(m[2] == "x" and (y0 + y1) / 2 < m[1] < y1 for m in marks)  # at the top edge
+    assert not plot.plot_widget.getPlotItem().getAxis("left").style["showValues"]
+    plot.leaveEvent(QEvent(QEvent.Type.Leave))
+    assert plot.readout().endswith("5 steps · 5 not finite")
+
+
+def test_a_loss_that_turns_non_finite_is_marked_from_that_step(qtbot, controller, plot,
+                                                                recwarn):
+    _feed(controller, [4.0, 2.0, 1.0, np.inf, np.nan, np.nan, -np.inf])
+    plot.grab()
+    assert recwarn.list == []
+    assert "loss is not finite from step 3" in plot.note()
+    assert "the last 4 steps are marked along the top (NaN, Inf) and bottom (-Inf) edges" \
+        in plot.note()
+    y0, y1 = _view_y_range(plot)
+    middle = (y0 + y1) / 2
+    marks = _marks(plot)
+    assert [(m[0], m[2], m[1] > middle) for m in marks] == [
+        (3, "t1", True), (4, "x", True), (5, "x", True), (6, "t", False)]
+    # a short run marks its points: the finite ones only
+    xs, ys = plot._points.getData()
+    assert list(xs) == [0, 1, 2] and list(ys) == [4.0, 2.0, 1.0]
+    assert plot.plot_widget.getPlotItem().getAxis("left").style["showValues"]
+    assert plot.readout().endswith("7 steps · 4 not finite")
+    _feed(controller, [0.5], start=7)  # finite again: no note, the marks stay
+    assert plot.note() == "" and len(_marks(plot)) == 4
+
+
+def test_a_long_nan_run_is_a_row_of_marks_not_one_per_step(qtbot, controller, plot, recwarn):
+    _feed(controller, [np.nan] * 100_000)
+    plot.grab()
+    assert recwarn.list == []
+    assert "all 100,000 steps" in plot.note()
+    marks = _marks(plot)
+    assert 50 < len(marks) < plot.width()  # one every few pixels
+    assert marks[0][0] < 1_000 and marks[-1][0] > 99_000
+    controller.trace = type(controller.trace)()  # a new run: no note, no marks
+    controller.trace_replaced.emit()
+    assert plot.note() == "" and _marks(plot) == []

@@ -8,11 +8,11 @@ stays 1; a damaged entry makes the whole file a damaged trace, named by its inde
 The full gradients of the last steps (``RunTrace.step_values``) are saved as
 ``"step_values"``: a list, oldest step first, of ``{"step", "structure", "nodes"}`` where
 ``nodes`` maps a node id to ``{"grad": array}`` (a leaf) or ``{"grad_in": array}`` (an
-autograd node), arrays stored as everywhere else in the file (``_array``). At most ``STEPS_WITH_VALUES``
-steps and ``STEP_VALUES_BYTES`` of arrays are written (the newest steps first, as
-``RunTrace`` keeps them). ``"latest_values"`` ("now" or "after-backward") says which of
-``"values"`` and the newest kept step ``values_at(None)`` shows. Both keys are optional, as
-for diagnostics: older traces load with the last step's values only."""
+autograd node), arrays stored as everywhere else in the file (``_array``). At most
+``STEPS_WITH_VALUES`` steps and ``STEP_VALUES_BYTES`` of arrays are written (the newest
+steps first, as ``RunTrace`` keeps them). ``"latest_values"`` ("now" or "after-backward")
+says which of ``"values"`` and the newest kept step ``values_at(None)`` shows. Both keys are
+optional, as for diagnostics: older traces load with the last step's values only."""
 
 from __future__ import annotations
 

@@ -8,6 +8,11 @@ loop lay out once and values update in place. The animation API (``set_node_stat
 ``set_node_badge``, ``set_edge_progress``, ``clear_animation``) is what
 ``ui/backward_animation.py`` drives; every call repaints one item.
 
+Zoomed out past the labels, the graph is drawn by one overview item in a few batched calls
+instead of one Python ``paint`` per box and edge (``graph_items``, "Level of detail"): the
+view switches as its zoom crosses the threshold (``overview_shown``), which keeps
+fit-to-window of a 2,000-box graph within a frame (``benchmarks/graph_view_frames.py``).
+
 Problem badges are separate from the animation's: ``set_diagnostics`` gives the view the
 run's findings (the main window passes on the Problems panel's list); the view badges the
 boxes of the graph drawn whose nodes they point at, again after every relayout, and leaves
@@ -51,11 +56,13 @@ from .graph_items import (
     MIN_TEXT_PX,
     NORMAL,
     EdgeItem,
+    GraphOverviewItem,
     GroupFrameItem,
     NodeItem,
     ProblemBadgeItem,
     blend,
     label_font,
+    set_far,
 )
 from .problems_panel import severity, title, worst
 
@@ -129,6 +136,8 @@ class GraphView(QGraphicsView):
         self._node_items: dict[str, NodeItem] = {}
         self._edge_items: dict[tuple[str, str], EdgeItem] = {}
         self._frames: dict[str, GroupFrameItem] = {}
+        self._overview: GraphOverviewItem | None = None
+        self._far: bool | None = None  # whether the overview draws the graph (None: not yet)
         self._adjacent: dict[str, set[str]] = {}
         self._states: set[str] = set()  # box ids with a non-normal state
         self._badges: set[str] = set()
@@ -307,10 +316,17 @@ class GraphView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.scale(factor, factor)
         self.setTransformationAnchor(anchor)
+        self._sync_far()
         # scroll so that ``fixed`` is under ``at`` again (the scroll bars exist while hidden)
         drift = self.mapFromScene(fixed) - at
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + drift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
+
+    def _set_scale(self, scale: float, *, sync: bool = True) -> None:
+        self.resetTransform()
+        self.scale(scale, scale)
+        if sync:
+            self._sync_far()
 
     def zoom_in(self) -> None:
         self.zoom_by(ZOOM_STEP)
@@ -322,12 +338,23 @@ class GraphView(QGraphicsView):
         """Whether labels are drawn at the current zoom (level of detail)."""
         return self.zoom_level() * self._font.pixelSize() >= MIN_TEXT_PX
 
+    def overview_shown(self) -> bool:
+        """Whether the graph is drawn by its overview now (zoomed out past the labels: one
+        batched paint instead of one per item; see ``graph_items``)."""
+        return bool(self._far)
+
     def zoom_level(self) -> float:
         """The current scale (1.0: one point of layout per pixel)."""
         return self.transform().m11()
 
     def fit(self) -> None:
         """Fit the whole graph into the window (never larger than twice its natural size)."""
+        self._fit()
+        self._sync_far()
+
+    def _fit(self) -> None:
+        # without switching the level of detail: callers that zoom again right after switch
+        # once, at the zoom they end at
         if self._layout is None:
             return
         self.fitInView(self._graph_rect(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -356,8 +383,7 @@ class GraphView(QGraphicsView):
         item = self.node_item(node)
         if item is not None:
             if self.zoom_level() < READABLE_SCALE:
-                self.resetTransform()
-                self.scale(1.0, 1.0)
+                self._set_scale(1.0)
             self.centerOn(item)
         self._show_message(self._base_message)
         return node
@@ -383,8 +409,7 @@ class GraphView(QGraphicsView):
         if self.zoom_level() >= READABLE_SCALE and visible.contains(self.node_rect(node_id)):
             return  # already in view, readably: moving the graph would only disorient
         if self.zoom_level() < READABLE_SCALE:
-            self.resetTransform()
-            self.scale(DETAIL_SCALE, DETAIL_SCALE)
+            self._set_scale(DETAIL_SCALE)
         self.centerOn(item)
 
     # --- public: problems ---------------------------------------------------------------------
@@ -593,6 +618,8 @@ class GraphView(QGraphicsView):
         self._node_items.clear()
         self._edge_items.clear()
         self._frames.clear()
+        self._overview = None
+        self._far = None
         self._problem_badges.clear()  # children of the boxes: the scene deleted them
         self._adjacent.clear()
         self._states.clear()
@@ -618,10 +645,15 @@ class GraphView(QGraphicsView):
             self._edge_items[(edge.src, edge.dst)] = item
             self._adjacent[edge.src].add(edge.dst)
             self._adjacent[edge.dst].add(edge.src)
+        self._overview = GraphOverviewItem(self._node_items.values(), self._edge_items.values(),
+                                           color)
+        self._overview.set_shown(False)
+        scene.addItem(self._overview)
         self._add_group_frames(graph, layout)
         scene.setSceneRect(self._graph_rect().adjusted(-400, -400, 400, 400))
         self._highlight(self.selection.node)
         self._apply_problem_badges()
+        self._sync_far()
 
     def _add_group_frames(self, graph: Graph, layout: Layout) -> None:
         rects: dict[str, QRectF] = {}
@@ -654,29 +686,28 @@ class GraphView(QGraphicsView):
         return rect.adjusted(-12, -12, 12, 12)
 
     def _initial_view(self) -> None:
-        self.fit()
+        self._fit()
         if self.zoom_level() < READABLE_SCALE and self._layout is not None:
             # too big to read whole: start readable, at the loss, where backward starts
-            self.resetTransform()
-            self.scale(DETAIL_SCALE, DETAIL_SCALE)
+            self._set_scale(DETAIL_SCALE, sync=False)
             root = self._node_items.get(self._layout.root)
             if root is not None:
                 self.centerOn(root)
+        self._sync_far()
 
     def _show_group(self, gid: str) -> None:
         """After expanding or collapsing ``gid``: the whole graph if it fits readably, else
         the group at the current zoom, its collapse handle in view."""
-        self.fit()
-        if self.zoom_level() >= READABLE_SCALE:
-            return
-        self.resetTransform()
-        self.scale(DETAIL_SCALE, DETAIL_SCALE)
-        frame = self._frames.get(gid)
-        if frame is not None:  # expanded
-            self.centerOn(frame.sceneBoundingRect().center())
-            self.ensureVisible(frame.tab_rect, 30, 30)
-        elif gid in self._node_items:  # collapsed back
-            self.centerOn(self._node_items[gid])
+        self._fit()
+        if self.zoom_level() < READABLE_SCALE:
+            self._set_scale(DETAIL_SCALE, sync=False)
+            frame = self._frames.get(gid)
+            if frame is not None:  # expanded
+                self.centerOn(frame.sceneBoundingRect().center())
+                self.ensureVisible(frame.tab_rect, 30, 30)
+            elif gid in self._node_items:  # collapsed back
+                self.centerOn(self._node_items[gid])
+        self._sync_far()
 
     def _edge_color(self) -> QColor:
         pal = self.palette()
@@ -687,6 +718,8 @@ class GraphView(QGraphicsView):
         color = self._edge_color()
         for item in self._edge_items.values():
             item.set_color(color)
+        if self._overview is not None:
+            self._overview.set_color(color)
         highlight = self.palette().color(QPalette.ColorRole.Highlight)
         for item in self._node_items.values():
             item.set_highlight_color(highlight)
@@ -729,6 +762,26 @@ class GraphView(QGraphicsView):
         super().resizeEvent(event)
         if self._message.isVisible():
             self._place_message()
+
+    # --- level of detail ----------------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        # the view's own zoom methods switch at once; this catches a transform set any other
+        # way (Qt's scale or setTransform called from outside) before anything is drawn
+        self._sync_far()
+        super().paintEvent(event)
+
+    def _sync_far(self) -> None:
+        """Switch between the overview (zoomed out past the labels) and per-item painting.
+        Called where the zoom changes, before the paint: switching marks thousands of items
+        dirty, which inside a paint would cost a second full paint right after it."""
+        far = self._overview is not None and not self.labels_visible()
+        if far == self._far:
+            return
+        self._far = far
+        if self._overview is not None:
+            self._overview.set_shown(far)
+        set_far(self._node_items.values(), far)
+        set_far(self._edge_items.values(), far)
 
     # --- selection ----------------------------------------------------------------------------
     def _box_of(self, node_id) -> str | None:

@@ -71,13 +71,14 @@ from gradviz.layout import GraphvizMissing
 from . import theme
 from .animation_controls import AnimationControls
 from .backward_animation import BackwardAnimation
-from .code_editor import NODE
 from .console import Console
 from .gradients_panel import GradientsPanel
 from .graph_view import GraphView
 from .inspector import Inspector
 from .loss_plot import LossPlot
 from .problems_panel import ProblemsPanel
+from .problems_panel import severity as problem_severity
+from .problems_panel import title as problem_title
 from .script_panel import SCRIPT_FILTER, ScriptPanel
 from .selection import Selection
 from .session_controller import SessionController
@@ -847,25 +848,26 @@ class MainWindow(QMainWindow):
             dock.raise_()
 
     def _mark_problem_line(self, d) -> None:
-        """Mark the finding's line in the script (the node's own line may be another one:
-        the in-place op, the update that forgot to zero)."""
+        """Mark the finding's line in the script as a problem's (the node's own line, marked
+        as the selected node's, may be another one: the in-place op, the update that forgot
+        to zero)."""
         if d.line is None:
             return
         file = d.file or self.controller.trace.script
-        if self.script_panel.shows_file(file):
-            self.script_panel.editor.set_marked_line(NODE, d.line)
-            self.script_panel.editor.go_to_line(d.line)
+        self.script_panel.mark_problem(file, d.line, problem_severity(d.kind),
+                                       f"{problem_title(d.kind)}: {d.message}")
 
     def _on_problem_revealed(self, d) -> None:
-        """A row was clicked: the panel selected the node and asked for the line; centre the
-        graph on the node and mark the line."""
+        """A row was clicked (or a badge, through ``_on_problem_badge_clicked``): the panel
+        selected the node in the finding's own step and asked for the line; centre the graph
+        on the node and mark the line."""
         if d.node is not None:
             self.graph_view.reveal_node(d.node)
         self._mark_problem_line(d)
 
     def _on_problem_badge_clicked(self, diagnostics: list) -> None:
-        """A badge on the graph was clicked (its node is selected): show its first finding in
-        the Problems panel and mark its line."""
+        """A badge on the graph was clicked: do what a click on its first finding's row does
+        (the step it was found at, its node and line), and show that row."""
         if not diagnostics:
             return
         d = diagnostics[0]
@@ -873,7 +875,7 @@ class MainWindow(QMainWindow):
         dock.show()
         dock.raise_()
         self.problems_panel.select_diagnostic(d)
-        self._mark_problem_line(d)
+        self.problems_panel.reveal(d)
 
     def _on_node_activated(self, node_id: int) -> None:
         graph = self.graph_view.graph

@@ -2,15 +2,16 @@
 
 One click on a row takes a person from the message to the culprit: the node is selected in
 the shared ``Selection`` (every view that shows the graph follows it; the step shown changes
-too when the node belongs to another step's graph) and ``source_requested(file, line)`` asks
-the script view to mark the line. The full message of the current row is shown under the
+to the finding's own when another step is shown, or the latest graph is another) and
+``source_requested(file, line)`` asks the script view to show the line, which the main
+window then marks as a problem's. The full message of the current row is shown under the
 list.
 
 It only reads ``controller.trace.diagnostics``. What badges on the graph need is here as well:
 ``badges(structure)`` maps node ids to their findings, ``diagnostics_changed(list)`` says
 when to redraw them, and ``severity(kind)`` how bad each is (the graph view draws the same
-marker as the row's icon). ``select_diagnostic(d)`` shows a finding's row (a click on its
-badge on the graph).
+marker as the row's icon). A click on a badge on the graph shows its finding's row
+(``select_diagnostic(d)``) and then does what a click on the row does (``reveal(d)``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ the person's own before starting it. A bundled example or a notebook is never wr
 Run runs the edited text from a private temporary copy with the same name, and Save asks
 where to save it.
 
-Two lines can be marked: where the script is paused (``controller.paused``: the line of the
-``backward()`` call) and the line that created the selected graph node (its ``source``).
+Three lines can be marked: where the script is paused (``controller.paused``: the line of the
+``backward()`` call), the line that created the selected graph node (its ``source``), and the
+line of the diagnostic last shown (``mark_problem``: a Problems row or a graph badge was
+clicked). A new run, or another script, clears them.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from PySide6.QtWidgets import (
 from gradviz import scripts
 from gradviz.examples import EXAMPLES_DIR
 
-from .code_editor import NODE, PAUSED, CodeEditor
+from .code_editor import MARKS, NODE, PAUSED, PROBLEM, CodeEditor
 
 ACTIVE = ("running", "paused")
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
@@ -229,8 +231,7 @@ class ScriptPanel(QWidget):
         self._run_copy = None
         self.editor.setPlainText(script.source)
         self.editor.document().setModified(False)
-        self.editor.set_marked_line(PAUSED, None)
-        self.editor.set_marked_line(NODE, None)
+        self._clear_marks()
         self._update_header()
         self._on_state_changed(self.controller.state)
         self.file_changed.emit(self._path)
@@ -340,6 +341,20 @@ class ScriptPanel(QWidget):
         self.editor.setFocus()
         return True
 
+    def mark_problem(self, file, line: int, severity: str, text: str = "") -> bool:
+        """Mark ``line`` of ``file`` as a diagnostic's line (``severity``: "error" or
+        "warning"; ``text``: the marker's tooltip) and scroll to it, if that file is shown.
+        The mark stays until another problem is marked or a new run starts."""
+        if not self.shows_file(file):
+            return False
+        self.editor.set_marked_line(PROBLEM, line, severity=severity, text=text)
+        self.editor.go_to_line(line)
+        return True
+
+    def _clear_marks(self) -> None:
+        for kind in MARKS:
+            self.editor.set_marked_line(kind, None)
+
     def _on_paused(self, paused) -> None:
         # a pause after one backward node carries no source: it is still inside the
         # backward() whose line is marked, so the mark stays
@@ -372,8 +387,7 @@ class ScriptPanel(QWidget):
             self.editor.go_to_line(line)
 
     def _on_trace_replaced(self) -> None:
-        self.editor.set_marked_line(PAUSED, None)
-        self.editor.set_marked_line(NODE, None)
+        self._clear_marks()  # a new run (or a trace opened): its findings are not these
 
     # --- state --------------------------------------------------------------------------------
     def _on_state_changed(self, state: str) -> None:

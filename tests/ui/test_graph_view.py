@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QEventLoop, QPoint, QPointF, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, QPointF, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -104,6 +104,23 @@ def builtin_sum_graph(n: int) -> Graph:
               GraphNode(n + 4, "leaf", "x", (n,))]
     edges += [(n + 2, unbind), (n + 3, n + 2), (n + 4, n + 3)]
     return Graph(tuple(nodes), tuple(edges), 0)
+
+
+class PaintedRegions(QObject):
+    """The regions a widget has painted since it was made (an event filter)."""
+
+    def __init__(self, widget):
+        super().__init__(widget)
+        self.regions = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Paint:
+            self.regions.append(event.region())
+        return False
+
+    def covers(self, rect) -> bool:
+        return any(r.contains(rect) for r in self.regions)
 
 
 def click(qtbot, view, item, double=False):
@@ -308,6 +325,97 @@ def test_two_thousand_element_builtin_sum_expanded_renders(qtbot, controller, ma
     view.zoom_by(40)
     view.grab()
     assert time.perf_counter() - t0 < 15
+
+
+def test_zoomed_out_the_overview_paints_and_items_keep_their_clicks(qtbot, controller,
+                                                                   make_view, example_1_trace):
+    """Level of detail: past the labels, one overview item draws every plain box and edge
+    (their own paint is skipped); what the animation or the selection marks still paints
+    itself, clicks and tooltips still find the boxes, and zooming in restores the items."""
+    view, selection = make_view(size=(200, 150))  # Example 1 fitted: too small for labels
+    open_and_wait(qtbot, view, controller, example_1_trace)
+    g = view.graph
+    pow_id, unbind, x = (node_id(g, n) for n in ("PowBackward0", "UnbindBackward0", "x"))
+    view.fit()
+    assert not view.labels_visible() and view.overview_shown()
+    items = view.node_items() + view.edge_items()
+    assert not any(item.paints_itself() for item in items)
+    # the overview has painted the boxes: the leaf's centre is torchviz's light blue
+    image = view.grab().toImage()
+    centre = view.mapFromScene(view.node_item(x).scenePos())
+    assert image.pixelColor(centre).name() == "#add8e6"
+
+    view.set_node_state(pow_id, "current")
+    view.set_edge_progress(pow_id, unbind, 0.5)
+    selection.select_node(x)
+    painting = {item for item in items if item.paints_itself()}
+    assert painting == {view.node_item(pow_id), view.edge_item(pow_id, unbind),
+                        view.node_item(x)}
+    view.grab()  # they paint over the overview without error
+    with qtbot.waitSignal(selection.node_changed, timeout=1_000):
+        click(qtbot, view, view.node_item(unbind))
+    assert selection.node == unbind
+    assert view.node_item(unbind).paints_itself()  # selected: drawn with its ring
+    assert not view.node_item(x).paints_itself()  # plain again
+    assert "UnbindBackward0" in view.tooltip_at(
+        view.mapFromScene(view.node_item(unbind).scenePos()))
+
+    # what an item drew is erased when it stops painting itself (Qt would not repaint the
+    # area of an item without contents): the glow goes when the animation moves on
+    QApplication.processEvents()  # paint what is pending first
+    painted = PaintedRegions(view.viewport())
+    glow = view.mapFromScene(view.node_item(pow_id).sceneBoundingRect()).boundingRect()
+    view.set_node_state(pow_id, "normal")
+    qtbot.waitUntil(lambda: painted.covers(glow), timeout=1_000)
+
+    view.clear_animation()
+    view.zoom_by(4.0)
+    assert view.labels_visible() and not view.overview_shown()
+    assert all(item.paints_itself() for item in items)
+    assert view.node_item(pow_id).state == "normal"
+
+
+def test_zoomed_out_executed_nodes_keep_their_tint(qtbot, controller, make_view,
+                                                  example_1_trace):
+    """The "done" tint stays on every node a backward pass executed: far out the overview
+    draws it, whether the state changed while the overview was shown or hidden."""
+    view, _ = make_view(size=(200, 150))
+    open_and_wait(qtbot, view, controller, example_1_trace)
+    x = view.node_item(node_id(view.graph, "x"))
+    normal = x.fill_color()
+    view.fit()
+    view.grab()  # the overview's cache holds the leaf untinted
+
+    def centre_color():
+        return view.grab().toImage().pixelColor(view.mapFromScene(x.scenePos()))
+
+    view.set_node_state(x.box.members[0], "done")
+    assert not x.paints_itself() and x.fill_color() != normal
+    assert centre_color() == x.fill_color()
+    view.set_node_state(x.box.members[0], "normal")
+    assert centre_color() == normal
+    # changed while zoomed in (the overview hidden), seen when zoomed out again
+    view.zoom_by(4.0)
+    view.set_node_state(x.box.members[0], "done")
+    view.fit()
+    assert view.overview_shown() and centre_color() == x.fill_color()
+
+
+def test_zoomed_out_problem_badges_still_show(qtbot, controller, make_view, example_1_trace):
+    view, _ = make_view(size=(200, 150))
+    open_and_wait(qtbot, view, controller, example_1_trace)
+    g = view.graph
+    pow_id = node_id(g, "PowBackward0")
+    view.set_diagnostics([Diagnostic("nan-or-inf", "inf", pow_id, 13, None, 0,
+                                     g.structure_hash)])
+    view.fit()
+    assert view.overview_shown() and not view.node_item(pow_id).paints_itself()
+    badge = view.problem_badge(pow_id)
+    image = view.grab().toImage()
+    # the marker (a disc centred on the badge's anchor, beside its exclamation mark) is in
+    # the severity's colour: the badge, a child of a box that paints nothing, still paints
+    marker = view.mapFromScene(badge.scenePos()) + QPoint(4, 0)
+    assert image.pixelColor(marker) == badge.fill_color()
 
 
 def test_missing_graphviz_is_a_message_not_a_crash(qtbot, controller, make_view, monkeypatch):

@@ -14,7 +14,7 @@ from gradviz.diagnostics import Diagnostic  # noqa: E402
 from gradviz.examples import find  # noqa: E402
 from gradviz.protocol import Diagnosed, Finished, GraphChanged, StepRecorded  # noqa: E402
 from gradviz.trace import LEAF, OP, ROOT, Graph, GraphNode, Step  # noqa: E402
-from ui.code_editor import NODE  # noqa: E402
+from ui.code_editor import NODE, PROBLEM  # noqa: E402
 from ui.problems_panel import ProblemsPanel, severity  # noqa: E402
 from ui.selection import Selection  # noqa: E402
 
@@ -183,7 +183,11 @@ def test_one_click_from_the_message_to_the_node_and_the_line(qtbot, window, tmp_
     assert window.selection.node == d.node and view.node_item(d.node).selected
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
     assert visible.contains(view.node_item(d.node).sceneBoundingRect())
-    assert editor.marked_line(NODE) == d.line == editor.current_line()
+    # the finding's line is marked as a problem (red: an error), the node's own line as the
+    # selected node's (blue)
+    assert editor.marked_line(PROBLEM) == d.line == editor.current_line()
+    assert editor.problem_severity() == "error"
+    assert editor.marked_line(NODE) == view.graph.node(d.node).source.line
     assert editor.textCursor().block().text().startswith("a -= 0.5")
 
     # the badge leads back to the row
@@ -195,15 +199,37 @@ def test_one_click_from_the_message_to_the_node_and_the_line(qtbot, window, tmp_
     with qtbot.waitSignal(view.problem_badge_clicked, timeout=1_000):
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert on_screen(panel) and panel.current_diagnostic() == d
-    assert window.selection.node == d.node and editor.marked_line(NODE) == d.line
+    assert window.selection.node == d.node and editor.marked_line(PROBLEM) == d.line
 
     # saved with the trace; a new run clears list and badges; the trace brings them back
     saved = tmp_path / "run.json"
     assert window.save_trace(saved)
     _run(qtbot, window, "square_sum")
     assert panel.diagnostics == [] and view.problem_badges() == {}
+    assert editor.marked_line(PROBLEM) is None  # a new run: the old finding's mark is gone
     assert window.docks["problems"].windowTitle() == "Problems"
     with qtbot.waitSignal(view.layout_ready, timeout=TIMEOUT_MS):
         assert window.open_trace(saved)
     assert panel.diagnostics == [d]
     assert view.problem_badge(d.node).diagnostics == [d]
+
+
+def test_a_badge_click_shows_the_findings_step_as_a_row_click_does(qtbot, window):
+    """The gradient of w accumulates across steps: found at step 1. Looking at step 12 of
+    the same graph, a click on the badge goes to step 1 (like the row), selects the node and
+    marks the line as a warning."""
+    view, panel, editor = window.graph_view, window.problems_panel, window.script_panel.editor
+    _run(qtbot, window, "bug_forgot_zero_grad")
+    d = panel.diagnostics[0]
+    assert d.kind == "missing-zero-grad" and d.step == 1 and d.line is not None
+    window.selection.show_step(12)
+    window.selection.select_node(view.graph.root)
+    qtbot.waitUntil(lambda: not view.is_laying_out, timeout=TIMEOUT_MS)
+    badge = view.problem_badge(d.node)
+    view.centerOn(badge.parentItem())
+    pos = view.mapFromScene(badge.scenePos()) + badge.boundingRect().center().toPoint()
+    with qtbot.waitSignal(window.selection.step_changed, timeout=1_000) as changed:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert changed.args == [1] and window.selection.step == 1
+    assert window.selection.node == d.node and panel.current_diagnostic() == d
+    assert editor.marked_line(PROBLEM) == d.line and editor.problem_severity() == "warning"

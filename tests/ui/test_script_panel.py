@@ -15,7 +15,8 @@ from gradviz.protocol import GraphChanged, Paused, StepRecorded  # noqa: E402
 from gradviz.session import RunTrace  # noqa: E402
 from gradviz.trace import Graph, GraphNode, Source, Step  # noqa: E402
 from ui import theme  # noqa: E402
-from ui.code_editor import NODE, PAUSED  # noqa: E402
+from ui.code_editor import NODE, PAUSED, PROBLEM  # noqa: E402
+from ui.graph_items import problem_colors  # noqa: E402
 from ui.script_panel import CANCEL, DISCARD, ScriptPanel  # noqa: E402
 from ui.selection import Selection  # noqa: E402
 
@@ -124,6 +125,107 @@ def test_selected_node_marks_the_line_that_created_it(panel, script):
     assert panel.editor.marked_line(NODE) == 2
     panel.selection.select_node(None)
     assert panel.editor.marked_line(NODE) is None
+
+
+def contrast(a, b) -> float:
+    """WCAG contrast ratio of two QColors (4.5 is the bar for normal text)."""
+    def luminance(c):
+        def channel(v):
+            v /= 255
+            return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * channel(c.red()) + 0.7152 * channel(c.green()) + 0.0722 * channel(c.blue())
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def gutter_colors(editor, line: int) -> set[str]:
+    """The colours painted in the line-number area beside ``line``."""
+    image = editor.grab().toImage()
+    block = editor.document().findBlockByNumber(line - 1)
+    top = editor.contentsRect().top() + round(
+        editor.blockBoundingGeometry(block).translated(editor.contentOffset()).top())
+    height = round(editor.blockBoundingRect(block).height())
+    left = editor.contentsRect().left()
+    return {image.pixelColor(x, y).name() for x in range(left, left + editor.gutter_width())
+            for y in range(top, top + height)}
+
+
+def test_a_problem_line_is_marked_apart_from_the_nodes(qtbot, panel, script, tmp_path):
+    panel.resize(520, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.load(script)
+    editor = panel.editor
+    editor.set_marked_line(NODE, 2)
+    assert panel.mark_problem(str(script), 3, "error", "NaN or Inf: MulBackward0 made inf")
+    assert editor.marked_line(PROBLEM) == 3 and editor.problem_severity() == "error"
+    assert editor.marked_line(NODE) == 2  # the node's own line keeps its blue band
+    assert editor.current_line() == 3
+    pal = editor.palette()
+    error, warning = (problem_colors(s, pal)[0] for s in ("error", "warning"))
+    band = editor.mark_color(PROBLEM)
+    assert band != editor.mark_color(NODE) and band != editor.mark_color(PAUSED)
+    assert band.red() > band.green() and band.red() > band.blue()  # a red tint
+    node_sel, problem_sel, squiggle = editor.extraSelections()
+    assert node_sel.format.background().color() == editor.mark_color(NODE)
+    assert problem_sel.format.background().color() == band
+    # its code (not the indentation) is underlined with a wave of the severity's colour
+    assert squiggle.cursor.selectedText() == "y = (x * 2).sum()"
+    assert squiggle.format.underlineStyle() == squiggle.format.UnderlineStyle.WaveUnderline
+    assert squiggle.format.underlineColor() == error
+    # the Problems panel's marker in the gutter beside that line only, its message as tooltip
+    assert error.name() in gutter_colors(editor, 3)
+    assert error.name() not in gutter_colors(editor, 2)
+    y = round(editor.blockBoundingGeometry(editor.document().findBlockByNumber(2))
+              .translated(editor.contentOffset()).center().y())
+    assert editor.gutter_tooltip(y) == "NaN or Inf: MulBackward0 made inf"
+    assert editor.gutter_tooltip(y - 3 * editor.fontMetrics().height()) == ""
+
+    # a warning is amber, in the gutter too
+    panel.mark_problem(str(script), 3, "warning")
+    band = editor.mark_color(PROBLEM)
+    assert band.red() > band.blue() and band.green() > band.blue()
+    assert warning.name() in gutter_colors(editor, 3)
+    # paused on the same line: the debugger's band shows over the problem's
+    editor.set_marked_line(PAUSED, 3)
+    assert editor.extraSelections()[-1].format.background().color() == editor.mark_color(
+        PAUSED)
+    editor.set_marked_line(PAUSED, None)
+
+    # another file's line marks nothing; a bad severity is an error
+    assert not panel.mark_problem(str(tmp_path / "other.py"), 1, "error")
+    assert editor.marked_line(PROBLEM) == 3
+    with pytest.raises(ValueError):
+        editor.set_marked_line(PROBLEM, 2, severity="fatal")
+    # a new run clears it (and the others)
+    panel.controller.trace_replaced.emit()
+    assert editor.marked_line(PROBLEM) is None and editor.problem_severity() is None
+    assert editor.marked_line(NODE) is None and editor.extraSelections() == []
+    # and so does another script
+    panel.mark_problem(str(script), 2, "error")
+    panel.load(script)
+    assert editor.marked_line(PROBLEM) is None
+
+
+@pytest.mark.parametrize("name", theme.THEMES)
+def test_problem_lines_read_in_both_themes(panel, script, name):
+    panel.load(script)
+    editor = panel.editor
+    pal = theme.palette(name)
+    editor.setPalette(pal)
+    text = pal.color(pal.ColorRole.Text)
+    for severity in ("error", "warning"):
+        editor.set_marked_line(PROBLEM, 3, severity=severity)
+        band = editor.mark_color(PROBLEM)
+        assert contrast(band, text) >= 7.0, (name, severity, band.name())
+        # tinted, unlike the other marks and the plain background (the gutter marker and
+        # the wave underline tell it from the paused line's amber)
+        for other in (editor.mark_color(NODE), editor.mark_color(PAUSED),
+                      pal.color(pal.ColorRole.Base)):
+            assert band.name() != other.name()
+        band_sel, squiggle = editor.extraSelections()
+        assert band_sel.format.background().color() == band
+        assert squiggle.format.underlineColor() == problem_colors(severity, pal)[0]
 
 
 def test_gpu_disabled_with_the_reason(panel):

@@ -1,11 +1,17 @@
 """Automatic gradient diagnostics: detectors that watch a recorded run and name the bug, the
 node and the script line (DESIGN.md, "Command line": the ``--report`` ``diagnostics``).
 
-A ``Diagnostician`` runs in the script's process beside the ``Recorder``: it is a second
-engine listener, and the recorder's messages pass through it (``relay``) so that it reuses
-what the recorder already computed (graph ids, source lines, leaf gradient norms, the
-forward outputs and backward gradients of the step) instead of copying tensors. Each finding
-is sent at once as a ``protocol.Diagnosed`` message and again, all together, in ``Finished``.
+A ``Diagnostician`` runs in the script's process beside the ``Recorder``. The recorder's
+messages pass through it (``relay``), and the detectors run once per ``backward()``, when its
+``StepRecorded`` goes by, on what the recorder already holds (graph ids, source lines, leaf
+gradient norms, the forward outputs and backward gradients of the step, the lines of the
+updates) instead of copying or recomputing anything. It is an engine listener too, but for
+little: a ``.grad`` being cleared, a backward failing, and the in-place ops of the first
+forward pass; a few engine entry points are wrapped while it is attached (``Function.apply``,
+``Tensor.data``, ``detach``, ``item``, ``no_grad``). A training step costs it a few
+microseconds of Python (``benchmarks/diagnostics_overhead.py``).
+Each finding is sent at once as a ``protocol.Diagnosed`` message and again, all together, in
+``Finished``.
 
 The detectors, one module per family:
 
@@ -15,8 +21,8 @@ kind                        module (what fires it)
 ``missing-zero-grad``       ``accumulation``: a leaf's ``.grad`` grows on top of an earlier
                             step's value although the leaf was updated in between
 ``nan-or-inf``              ``nonfinite``: the first forward or backward node that produced
-                            NaN/Inf from finite inputs (checked when the loss or a gradient
-                            norm stops being finite)
+                            NaN/Inf from finite inputs (looked for when the loss or a
+                            gradient norm stops being finite)
 ``gradcheck-failed``        ``gradcheck``: a custom ``autograd.Function`` whose backward
                             disagrees with float64 central differences (first call only)
 ``inplace-modified``        ``graph_errors``: the version-counter error, with the line of
@@ -24,11 +30,12 @@ kind                        module (what fires it)
 ``backward-twice``          ``graph_errors``: a backward through freed saved values
 ``dead-relu``               ``dead_relu``: a ReLU / clamp(min=0) output all zeros, K steps
 ``exploding-gradient``      ``gradient_scale``: a gradient norm growing by orders of
-                            magnitude while the loss rises (or the loss overflowing)
+                            magnitude while the same loss rises (or overflows)
 ``vanishing-gradient``      ``gradient_scale``: the earliest layers' relative gradients
                             orders of magnitude below the last ones', over a window
-``no-gradient``             ``no_gradient``: a leaf that requires grad, was used in the
-                            forward pass and never received a gradient
+``no-gradient``             ``no_gradient``: a leaf meant to learn, used in the forward pass
+                            (through .data, .detach(), .item(), no_grad), never given a
+                            gradient
 ==========================  ==============================================================
 
 Thresholds are the fields of :class:`Thresholds` (documented there); set them in code
@@ -38,6 +45,7 @@ app, with the environment variable ``GRADVIZ_THRESHOLDS="dead_relu_steps=3,explo
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 from dataclasses import dataclass, fields
@@ -52,6 +60,7 @@ THRESHOLDS_ENV = "GRADVIZ_THRESHOLDS"
 # in-place ops that overwrite a leaf rather than step it: loading weights (a DQN's target
 # network, load_state_dict), not training
 OVERWRITES = frozenset({"copy_", "fill_", "zero_", "normal_", "uniform_"})
+RECENT_EVENTS = 4  # steps whose .grad events are kept, for the lines of the latest updates
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,8 @@ class Thresholds:
     kinds: tuple[str, ...] = KINDS
     #: dead-relu: consecutive backward passes in which the ReLU's output was all zeros
     dead_relu_steps: int = 5
-    #: exploding-gradient: steps in the window a gradient norm is compared over
+    #: exploding-gradient: steps in the window a gradient norm is compared over (steps of the
+    #: same loss: the same backward() line, over as many leaves)
     exploding_window: int = 10
     #: exploding-gradient: how many orders of magnitude (log10) the norm must grow by
     exploding_orders: float = 3.0
@@ -115,7 +125,8 @@ class Thresholds:
     #: vanishing-gradient: or below this fraction of the parameter's norm while the last
     #: layers' are at least 100 times larger
     vanishing_fraction: float = 1e-9
-    #: vanishing-gradient: parameter norms are recomputed every this many steps
+    #: vanishing-gradient: the earliest and last layers' parameter norms are recomputed at most
+    #: every this many steps (ten times less often while the gradients are far from vanishing)
     vanishing_refresh: int = 10
     #: gradcheck-failed: worst relative error between backward and finite differences
     gradcheck_rtol: float = 1e-2
@@ -188,7 +199,10 @@ class Diagnostician:
         self.strict = strict
         self.diagnostics: list[Diagnostic] = []
         self.kinds_found: set[str] = set()
-        self.update_sources: dict[int, object] = {}  # id(leaf) -> Source of its last update
+        # the .grad events of the last steps; id(leaf) -> (Source, op) of its latest update
+        # through .data (which the recorder does not see)
+        self._recent_events: collections.deque = collections.deque(maxlen=RECENT_EVENTS)
+        self._data_update_lines: dict[int, tuple] = {}
         self.failures: list[_Failure] = []
         self.view = RecorderView(None)
         self._keys: set = set()
@@ -203,98 +217,120 @@ class Diagnostician:
         self.no_gradient = no_gradient.NoGradient(self) if "no-gradient" in on else None
         self._attached = False
         self._last_step = -1
+        self._recorder = None
+        self._twice_on = self.graph_errors.twice_on
+        if self.accumulation is not None:
+            # the engine's grad_did_zero goes straight to the detector (one call, each .grad
+            # cleared, in the middle of every step)
+            self.grad_did_zero = self.accumulation.zeroed
 
     # --- wiring -----------------------------------------------------------------------------
     def follow(self, recorder) -> None:
         self.view = type(self.view)(recorder)
+        self._recorder = recorder
 
     def attach(self) -> None:
         from engine import events
 
+        if self._last_step < 0:
+            self.tensor_did_change_inplace = self._on_inplace
         events.add_listener(self)
         if self.no_gradient is not None:
             self.no_gradient.install()
+        if self.accumulation is not None:
+            self.accumulation.install()
+        if self.gradcheck is not None:
+            self.gradcheck.install()
         self._attached = True
 
     def detach(self) -> None:
         from engine import events
 
         events.remove_listener(self)
+        vars(self).pop("tensor_did_change_inplace", None)
+        if self.gradcheck is not None:
+            self.gradcheck.uninstall()
+        if self.accumulation is not None:
+            self.accumulation.uninstall()
         if self.no_gradient is not None:
             self.no_gradient.uninstall()
         self._attached = False
 
     def relay(self, message) -> None:
-        """The recorder's ``emit``: forwards each message, then reads the steps."""
+        """The recorder's ``emit``: forwards each message, then reads the steps.
+
+        Most detectors run here, once per ``backward()``, on the ``StepRecorded`` the recorder
+        sends when the backward is over (done or failed): what they read (the loss, the leaf
+        gradient norms, the forward outputs, the graph ids, the leaves, the lines of the
+        updates) is held by the recorder or carried by the message, and needs no engine
+        event of ours."""
         self.emit(message)
         if message.__class__ is StepRecorded:
             step = message.step
+            # the .grad events since the last step (a named leaf's updates among them, with
+            # their lines): read only when a finding needs a line
+            self._recent_events.append(message.grad_events)
+            if step.index <= self._last_step or not step.structure:
+                return  # the last step re-sent with detail, or events after the last one
+            self._last_step = step.index
             try:
-                if step.index <= self._last_step or not step.structure:
-                    return  # the last step re-sent with detail, or events after the last one
-                self._last_step = step.index
-                if self.nonfinite is not None:
-                    self.nonfinite.step_recorded(step)
-                self.scale.step_recorded(message)
+                if "tensor_did_change_inplace" in vars(self):
+                    self._stop_inplace()
+                self._step_finished(step)
             except Exception as exc:  # noqa: BLE001
                 self._failed("step", exc)
 
+    def _step_finished(self, step) -> None:
+        # this runs once per training step: the detectors' fast paths are spelled out here
+        gradcheck = self.gradcheck
+        if gradcheck is not None and gradcheck.pending:
+            gradcheck.resolve()
+        norms = step.grad_norms
+        total = sum(norms.values()) if norms else 0.0
+        loss = step.loss
+        nonfinite = self.nonfinite
+        # (x - x is 0.0 for a finite x, NaN, which is true, for inf and NaN)
+        if nonfinite is not None and (loss is None or loss - loss or total - total) \
+                and not nonfinite.done:
+            nonfinite.step_recorded(step, total)
+        if self.accumulation is not None:
+            self.accumulation.step_recorded(step)
+        if self.dead_relu is not None:
+            self.dead_relu.step_recorded()
+        if self._twice_on:  # backward-twice: which backward freed what
+            self.graph_errors._recent.append((step.index, step.source, self.view.node_ids()))
+        no_gradient = self.no_gradient
+        if no_gradient is not None and (no_gradient._candidates or no_gradient._cuts):
+            no_gradient.step_recorded()
+        scale = self.scale
+        if scale.exploding or scale.vanishing:
+            scale.step_recorded(step, total)
+
     # --- engine events ----------------------------------------------------------------------
-    def op_did_record(self, node, output, inputs, source) -> None:
-        gc = self.gradcheck
-        if gc is not None and node.__class__ not in gc.plain:
-            try:
-                gc.first_seen(node, inputs, source)
-            except Exception as exc:  # noqa: BLE001
-                self._failed("gradcheck", exc)
-
-    def backward_did_start(self, roots, grads, retain_graph) -> None:
+    # Only what the recorder's messages do not carry: a leaf's .grad being cleared
+    # (``grad_did_zero``, bound in __init__ to missing-zero-grad's ``zeroed``: the recorder
+    # keys it by name, and two leaves can share one), in-place changes that are not a named
+    # leaf's update (for the line of an inplace-modified: the recorder logs those), and a
+    # backward's failure. They run in the middle of every step: each returns at once in a
+    # training loop's steady state.
+    def _on_inplace(self, tensor, op) -> None:
+        """``tensor_did_change_inplace`` until the first backward is over: the line of each
+        in-place op, for an inplace-modified in the first backward (the graph of a later one
+        has its in-place ops' lines, the recorder logs the named leaves' updates; listening to
+        every step's updates and .grad zeroing would cost more than everything else)."""
+        if tensor._grad_owner is not None or not self.graph_errors.inplace_on:
+            return  # zeroing or updating a .grad buffer: never a saved value
         try:
-            if self.gradcheck is not None and self.gradcheck.pending:
-                self.gradcheck.resolve()
-            if self.nonfinite is not None:
-                self.nonfinite.backward_started(roots)
-            if self.dead_relu is not None:
-                self.dead_relu.backward_started()
-        except Exception as exc:  # noqa: BLE001
-            self._failed("backward start", exc)
-
-    def grad_did_accumulate(self, tensor, after, contribution, was_empty) -> None:
-        if self.accumulation is not None:
-            try:
-                self.accumulation.accumulated(tensor)
-            except Exception as exc:  # noqa: BLE001
-                self._failed("accumulation", exc)
-
-    def grad_did_zero(self, tensor, how) -> None:
-        if self.accumulation is not None:
-            self.accumulation.zeroed(tensor)
-
-    def tensor_did_change_inplace(self, tensor, op) -> None:
-        if tensor._grad_owner is not None:
-            return  # zeroing or updating a .grad buffer: never a saved value, never a leaf
-        try:
-            leaf = None
-            if tensor.grad_fn is None and self.view.step >= 0:  # (not an initialisation)
-                # a leaf updated directly, or through its .data (``w.data -= lr * ...``)
-                leaf = tensor if tensor.requires_grad_flag else self.view.leaf_of_data(tensor)
-            source = self.graph_errors.inplace(tensor, op, leaf is tensor)
-            if leaf is not None:
-                self.update_sources[id(leaf)] = source
-                if self.accumulation is not None:
-                    self.accumulation.updated(leaf, source)
-                if self.no_gradient is not None and op not in OVERWRITES:
-                    self.no_gradient.updated(leaf)
+            self.graph_errors.record(tensor, op, self.view.user_source())
         except Exception as exc:  # noqa: BLE001
             self._failed("in-place", exc)
 
-    def backward_did_finish(self, roots) -> None:
-        try:
-            self.graph_errors.backward_finished()
-            if self.no_gradient is not None:
-                self.no_gradient.backward_finished()
-        except Exception as exc:  # noqa: BLE001
-            self._failed("backward finish", exc)
+    def _stop_inplace(self) -> None:
+        if "tensor_did_change_inplace" in vars(self):
+            from engine import events
+
+            del self.tensor_did_change_inplace
+            events.refresh()
 
     def backward_did_fail(self, roots, error) -> None:
         try:
@@ -311,10 +347,37 @@ class Diagnostician:
                 self.nonfinite.run_finished()
             if self.no_gradient is not None:
                 self.no_gradient.run_finished()
+            if self.accumulation is not None:
+                self.accumulation.run_finished()
         except Exception as exc:  # noqa: BLE001
             self._failed("finish", exc)
 
     # --- for the detectors ------------------------------------------------------------------
+    def update_source(self, tensor):
+        """The line of the latest update of a leaf in the last few steps (an update that
+        steps it, not a copy or a fill), or None."""
+        found = self._latest_change(tensor, training=True)
+        return None if found is None else found[0]
+
+    def last_change(self, tensor) -> tuple | None:
+        """(Source, op) of the latest in-place change of a leaf in the last few steps."""
+        return self._latest_change(tensor, training=False)
+
+    def _latest_change(self, tensor, training: bool) -> tuple | None:
+        name = self.view.known_name(tensor)
+        if name is not None:
+            for events in reversed(self._recent_events):
+                for e in reversed(events):
+                    if e.kind == "update" and e.leaf == name and \
+                            not (training and e.how in OVERWRITES):
+                        return e.source, e.how
+        return self._data_update_lines.get(id(tensor))
+
+    def was_updated(self, tensor) -> bool:
+        """Whether the script has changed a leaf in place (its version counter moved, or
+        its .data was updated)."""
+        return tensor._version[0] > 0 or id(tensor) in self._data_update_lines
+
     def report(self, kind: str, message: str, node: int | None = None, source=None, *,
                key=None, node_name: str = "", step: int | None = None) -> Diagnostic | None:
         """Record and send a finding once per ``key`` (default: kind and node)."""

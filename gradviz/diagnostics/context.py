@@ -19,8 +19,6 @@ class RecorderView:
     def __init__(self, recorder):
         self.recorder = recorder
         self._leaf_ids: dict[int, tuple] = {}  # id(Graph) -> (Graph, {leaf name: node id})
-        self._data_graph = None
-        self._data_owner: dict[int, object] = {}  # id(leaf's array) -> leaf
 
     # --- the step in progress ---------------------------------------------------------------
     @property
@@ -35,6 +33,12 @@ class RecorderView:
     def loss(self) -> float | None:
         """The root's value when it is a scalar (computed by the recorder at backward start)."""
         return self.recorder._loss
+
+    def root_data(self):
+        """The array of the tensor the latest ``backward()`` started from (None for a leaf)."""
+        nodes = self.recorder._op_nodes
+        out = self.recorder._step_outputs.get(nodes[0]) if nodes else None
+        return None if out is None else out._data
 
     @property
     def backward_source(self) -> Source | None:
@@ -90,18 +94,6 @@ class RecorderView:
             self._leaf_ids[id(graph)] = cached
         return cached[1].get(name)
 
-    def leaf_of_data(self, tensor):
-        """The leaf of the current graph whose storage ``tensor`` is (its ``.data``), or
-        None."""
-        graph = self.graph
-        if graph is not self._data_graph:  # rebuilt once per graph structure
-            self._data_graph = graph
-            self._data_owner = {id(t._data): t for _acc, t in self.recorder._leaves}
-        leaf = self._data_owner.get(id(tensor._data))
-        if leaf is not None and leaf._data is not tensor._data:
-            return None
-        return leaf
-
     def leaf_node(self, tensor) -> int | None:
         """The id of a leaf tensor's node in the current graph (leaves follow the ops)."""
         leaves = self.recorder._leaves
@@ -124,15 +116,6 @@ class RecorderView:
             raw = node._metadata.get("source")
             if raw is not None:
                 return Source(raw[0], raw[1], raw[2])
-        return None
-
-    def last_update_source(self, tensor) -> Source | None:
-        """The source the recorder just logged for an update of this (named) leaf."""
-        events = self.recorder._events
-        if events:
-            e = events[-1]
-            if e.kind == "update" and e.leaf == self.recorder.namer.known(tensor):
-                return e.source
         return None
 
     def user_source(self) -> Source | None:

@@ -2,13 +2,14 @@
 every sample in each of the last ``dead_relu_steps`` backward passes: no gradient flows
 through it, so nothing behind it learns.
 
-At each backward start it reads the ReLU outputs the recorder holds for the step (no copy):
+After each backward it reads the ReLU outputs the recorder holds for the step (no copy):
 one reduction per ReLU node (``max > 0``), the ReLU nodes of a graph structure found once.
 """
 
 from __future__ import annotations
 
-from engine._backend import NUMPY
+from numpy import ndarray
+
 from engine._device import backend_of
 
 from .context import at
@@ -64,46 +65,49 @@ class DeadRelu:
         self.diag = diag
         self._relus: dict[int, tuple] = {}  # id(Graph) -> (Graph, (node id, ...))
         self._dead: dict[tuple, int] = {}  # (structure, node id) -> consecutive dead steps
+        self._graph = None  # the latest graph, and its hidden ReLUs' node ids
+        self._ids: tuple = ()
 
-    def backward_started(self) -> None:
+    def step_recorded(self) -> None:
+        """After each backward: were the hidden ReLUs of its forward pass all zeros?"""
         view = self.diag.view
         graph = view.graph
-        if graph is None:
-            return
-        cached = self._relus.get(id(graph))
-        if cached is None or cached[0] is not graph:
-            cached = (graph, hidden_relus(graph))
-            if len(self._relus) > 64:
-                self._relus.clear()
-            self._relus[id(graph)] = cached
-        ids = cached[1]
-        if not ids:
+        if graph is not self._graph:  # the hidden ReLUs of a structure, found once
+            if graph is None:
+                return
+            cached = self._relus.get(id(graph))
+            if cached is None or cached[0] is not graph:
+                nodes = view.nodes()
+                # a clamp counts only with a lower bound of 0 (ReLU6 too: clamp(0, 6))
+                ids = tuple(nid for nid in hidden_relus(graph)
+                            if type(nodes[nid]).__name__ == "ReluBackward0"
+                            or getattr(nodes[nid], "lo", None) == 0)
+                cached = (graph, ids)
+                if len(self._relus) > 64:
+                    self._relus.clear()
+                self._relus[id(graph)] = cached
+            self._graph, self._ids = graph, cached[1]
+        if not self._ids:
             return
         nodes, outputs = view.nodes(), view.outputs()
-        structure = graph.structure_hash
-        needed = self.diag.thresholds.dead_relu_steps
-        for nid in ids:
-            node = nodes[nid]
-            if type(node).__name__ != "ReluBackward0" and getattr(node, "lo", None) != 0:
-                continue  # a clamp whose lower bound is not 0
-            out = outputs.get(node)
+        for nid in self._ids:
+            out = outputs.get(nodes[nid])
             if out is None:
                 continue
             a = out._data
-            key = (structure, nid)
             size = a.size
-            B = backend_of(a)
             # on the CPU, three elements first (a live layer almost always has one above 0);
             # on a GPU each would be a synchronisation: one reduction instead
-            if size and not (B is NUMPY and (a.item(0) > 0 or a.item(size // 2) > 0
-                                             or a.item(size - 1) > 0)) \
-                    and not float(B.amax(a)) > 0.0:
+            if size and not (a.__class__ is ndarray and (
+                    a.item(0) > 0 or a.item(size // 2) > 0 or a.item(size - 1) > 0)) \
+                    and not float(backend_of(a).amax(a)) > 0.0:
+                key = (graph.structure_hash, nid)
                 dead = self._dead.get(key, 0) + 1
                 self._dead[key] = dead
-                if dead >= needed:
-                    self._report(nid, node, dead, a.shape)
-            elif key in self._dead:
-                del self._dead[key]
+                if dead >= self.diag.thresholds.dead_relu_steps:
+                    self._report(nid, nodes[nid], dead, a.shape)
+            elif self._dead:
+                self._dead.pop((graph.structure_hash, nid), None)
 
     def _report(self, nid: int, node, steps: int, shape) -> None:
         view = self.diag.view

@@ -1,7 +1,7 @@
 """``gradcheck-failed``: a custom ``autograd.Function`` whose backward disagrees with finite
 differences.
 
-Checked once per distinct Function, on its first call (when the engine records its node):
+Checked once per distinct Function, on its first call that records a node:
 the forward runs again on float64 copies of the inputs and its backward is compared, as a
 vector-Jacobian product with a fixed random vector, against central differences of the
 same product. Only a few elements of each input are perturbed (``gradcheck_samples``, spread
@@ -41,29 +41,57 @@ ATOL = 1e-5  # differences below this (absolute) are agreement whatever the rati
 
 
 class GradCheck:
+    """Wraps ``autograd.Function.apply`` while attached (built-in ops never go through it, so
+    they cost nothing): a Function's first call that records a node is checked."""
+
     def __init__(self, diag):
         self.diag = diag
-        self.plain: set = set()  # node classes seen (built-in ops, and Functions checked)
+        self.checked: set = set()  # Function classes checked
         self.pending: list = []  # failures waiting for their node's graph id
+        self._saved = None
 
-    def first_seen(self, node, inputs, source) -> None:
-        self.plain.add(node.__class__)
-        if not isinstance(node, BackwardCFunction):
+    def install(self) -> None:
+        if self._saved is not None:
             return
-        fn_cls = node._fn_cls
-        result = check(fn_cls, node, tuple(inputs), self.diag.thresholds)
+        original = Function.__dict__["apply"]
+        self._saved = original
+        apply = original.__func__
+        checked = self.checked
+        seen = self
+
+        def checked_apply(cls, *args, **kwargs):
+            out = apply(cls, *args, **kwargs)
+            if cls not in checked and not kwargs:
+                try:
+                    seen.first_call(cls, args, out)
+                except Exception as exc:  # noqa: BLE001
+                    seen.diag._failed("gradcheck", exc)
+            return out
+
+        checked_apply.__doc__ = apply.__doc__
+        Function.apply = classmethod(checked_apply)
+
+    def uninstall(self) -> None:
+        if self._saved is not None:
+            Function.apply = self._saved
+            self._saved = None
+
+    def first_call(self, fn_cls, args: tuple, out) -> None:
+        first = out[0] if isinstance(out, tuple) and out else out
+        node = first.grad_fn if isinstance(first, Tensor) else None
+        if not isinstance(node, BackwardCFunction) or node._fn_cls is not fn_cls:
+            return  # nothing recorded (no_grad, no input requiring grad): the next call
+        self.checked.add(fn_cls)
+        result = check(fn_cls, node, tuple(args), self.diag.thresholds)
         if result is None or result[0] <= self.diag.thresholds.gradcheck_rtol:
             return
-        if source is not None:
-            call = Source(source[0], source[1], source[2])
-        else:
-            frame = user_frame()
-            call = None if frame is None else Source(frame.f_code.co_filename, frame.f_lineno,
-                                                     frame.f_code.co_name)
+        frame = user_frame()
+        call = None if frame is None else Source(frame.f_code.co_filename, frame.f_lineno,
+                                                 frame.f_code.co_name)
         self.pending.append((node, fn_cls, result, call))
 
     def resolve(self, final: bool = False) -> None:
-        """Report the failures whose node is in the graph of the backward starting now (or,
+        """Report the failures whose node is in the graph of the backward just run (or,
         at the end of the run, all of them, without a node)."""
         keep = []
         view = self.diag.view

@@ -3,10 +3,13 @@ absolute size (seed Example 2's first gradients have a norm of about 3e6 and are
 
 Exploding: a parameter's gradient norm grew by ``exploding_orders`` orders of magnitude
 within the last ``exploding_window`` steps while the loss rose ``exploding_loss_rise``-fold
-over the same steps; or the loss became Inf/NaN right after growing that much.
+over the same steps; or the loss became Inf/NaN right after growing that much. Steps are
+compared with earlier steps of the same loss only (the same ``backward()`` line over as many
+leaves): a GAN's discriminator loss falling towards 0 while its generator's loss grows is
+two losses, not one exploding.
 
 Vanishing: over ``vanishing_window`` consecutive steps, the relative gradient
-(|grad| / |param|, the largest of the layer's leaves) of the earliest layer (the leaves
+(|grad| / |param|, the layer's leaves taken together) of the earliest layer (the leaves
 farthest from the loss in the graph, with the next level: a weight and its bias) stayed
 ``vanishing_orders`` orders of magnitude below the last layer's (the nearest leaves), or
 below ``vanishing_fraction`` while the last layer's was 100 times larger. A gradient of
@@ -14,8 +17,12 @@ exactly zero is not "vanishing" (that is a dead unit or a cut graph, which other
 name). Small gradients everywhere are convergence, not vanishing: only the gap between the
 first and the last layers counts.
 
-Fed by the leaf gradient norms the recorder sends with every step; parameter norms are
-recomputed only every ``vanishing_refresh`` steps.
+Fed by the leaf gradient norms the recorder sends with every step; the norms of the earliest
+and last layers' parameters are recomputed at most every ``vanishing_refresh`` steps (every
+ten times that while the gradients are nowhere near vanishing), and while the relative
+gradients are two orders of magnitude away from the condition, it is looked at only every
+``vanishing_window`` steps. The window's growth is judged only when the step's total
+gradient norm is ``exploding_orders`` above the smallest of that loss so far.
 """
 
 from __future__ import annotations
@@ -30,6 +37,21 @@ from .context import at
 MIN_POINTS = 3  # steps in a window before growth is judged
 
 
+class _Loss:
+    """The last steps of one loss (one ``backward()`` line over one set of leaves): growth is
+    judged between steps of the same loss (a GAN's two losses, alternating, are two)."""
+
+    __slots__ = ("totals", "window", "losses", "floor")
+
+    def __init__(self, window: int):
+        # per step: the sum of the leaf gradient norms, (the loss, the norms themselves: the
+        # dict the step carries, not a copy), the loss
+        self.totals: collections.deque = collections.deque(maxlen=window)
+        self.window: collections.deque = collections.deque(maxlen=window)
+        self.losses: collections.deque = collections.deque(maxlen=window)
+        self.floor = math.inf  # the smallest positive total gradient norm of the loss
+
+
 class GradientScale:
     def __init__(self, diag):
         self.diag = diag
@@ -37,46 +59,59 @@ class GradientScale:
         self.t = t
         self.exploding = "exploding-gradient" in t.kinds
         self.vanishing = "vanishing-gradient" in t.kinds
-        window = max(MIN_POINTS, t.exploding_window)
-        # per step: the sum of the leaf gradient norms, the loss, the norms themselves (the
-        # dict the step carries, not a copy)
-        self._totals: collections.deque = collections.deque(maxlen=window)
-        self._window: collections.deque = collections.deque(maxlen=window)
-        self._losses: collections.deque = collections.deque(maxlen=window)
+        self._window_size = max(MIN_POINTS, t.exploding_window)
+        self._losses: dict[tuple, _Loss] = {}  # (backward line, leaves) -> its last steps
+        self._last = None  # (line, leaves, _Loss) of the latest step
         self._param_norms: dict[str, float] = {}
-        self._refreshed = -(10**9)
+        self._refreshed = 0
         self._refreshed_for = None
         self._vanishing_run = 0
         self._vanishing_ratio = 10.0 ** -t.vanishing_orders
         self._graph = self._info = None
-        self._trained = 0
+        self._layers_at = 0
+        self._untrained = False
+        self._growth = 10.0 ** t.exploding_orders
+        self._next_vanishing_check = 0
 
-    def step_recorded(self, message) -> None:
-        step = message.step
+    def _loss_of(self, step) -> _Loss:
+        source, leaves = step.source, len(self.diag.view.leaves())
+        last = self._last
+        if last is not None and last[0] is source and last[1] == leaves:
+            return last[2]  # (the recorder hands the same Source object for the same line)
+        track = self._losses.get((source, leaves))
+        if track is None:
+            if len(self._losses) >= 64:
+                self._losses.clear()
+            track = self._losses[(source, leaves)] = _Loss(self._window_size)
+        self._last = (source, leaves, track)
+        return track
+
+    def step_recorded(self, step, total: float) -> None:
+        """``total``: the sum of the step's leaf gradient norms."""
         norms = step.grad_norms
         loss = step.loss
-        found = self.diag.kinds_found
-        if self.exploding and norms and "exploding-gradient" not in found:
-            self._check_exploding(step, norms, loss)
-        if loss is not None and math.isfinite(loss):
-            self._losses.append(loss)
-        if self.vanishing and len(norms) >= 2 and "vanishing-gradient" not in found:
+        if loss is not None and not loss - loss:  # (finite: x - x is NaN for inf and NaN)
+            track = self._loss_of(step)
+            track.losses.append(loss)
+            if self.exploding and norms and total == total:
+                track.totals.append(total)
+                track.window.append((loss, norms))
+                if 0.0 < total < track.floor:
+                    track.floor = total
+                # the smallest total of the loss bounds the window's from below: unless this
+                # one is orders of magnitude above it, nothing can have exploded
+                if total >= track.floor * self._growth and len(track.totals) >= MIN_POINTS:
+                    self._check_exploding(step, track, norms, total, loss)
+        if self.vanishing and step.index >= self._next_vanishing_check and len(norms) >= 2:
             self._check_vanishing(step)
 
     # --- exploding --------------------------------------------------------------------------
-    def _check_exploding(self, step, norms: dict, loss) -> None:
-        total = sum(norms.values())
-        if total != total or loss is None:  # NaN: nan-or-inf's business
-            return
-        totals = self._totals
-        totals.append(total)
-        self._window.append((loss, norms))
-        if len(totals) < MIN_POINTS:
-            return
+    def _check_exploding(self, step, track: _Loss, norms: dict, total: float, loss) -> None:
+        totals = track.totals
         low = min(totals)
-        if not (low > 0 and total >= low * 10.0 ** self.t.exploding_orders):
+        if not (low > 0 and total >= low * self._growth):
             return
-        low_loss, low_norms = self._window[list(totals).index(low)]
+        low_loss, low_norms = track.window[list(totals).index(low)]
         if not _rose(low_loss, loss, self.t.exploding_loss_rise):
             return
         leaf, before, after = _most_grown(low_norms, norms)
@@ -85,29 +120,34 @@ class GradientScale:
             f"the gradient norm of {leaf} grew from {before:.3g} to {after:.3g} within "
             f"{len(totals)} steps while the loss rose from {low_loss:.4g} to {loss:.4g}")
 
-    def explains_nonfinite_loss(self, loss) -> bool:
-        """Called by nan-or-inf when the loss stops being finite: True when that is the end
-        of an explosion (reported here as exploding-gradient, once)."""
+    def explains_nonfinite_loss(self, step, loss) -> bool:
+        """Called by nan-or-inf when the loss of ``step`` stops being finite: True when that
+        is the end of an explosion of that loss (reported here as exploding-gradient, once)."""
         if "exploding-gradient" in self.diag.kinds_found:
             return True
-        if not self.exploding or len(self._losses) < 2:
+        if not self.exploding:
             return False
-        low, last = min(self._losses), self._losses[-1]
-        if not (low > 0 and last >= low * 10.0 ** self.t.exploding_orders):
+        track = self._loss_of(step)
+        losses = track.losses
+        if len(losses) < 2:
+            return False
+        low, last = min(losses), losses[-1]
+        if not (low > 0 and last >= low * self._growth):
             return False
         leaf = ""
-        if len(self._window) >= 2:
-            leaf = _most_grown(self._window[0][1], self._window[-1][1])[0]
+        if len(track.window) >= 2:
+            leaf = _most_grown(track.window[0][1], track.window[-1][1])[0]
         self._report_exploding(
             leaf, self.diag.view.backward_source,
-            f"the loss grew from {low:.4g} to {last:.4g} within {len(self._losses)} steps and "
+            f"the loss grew from {low:.4g} to {last:.4g} within {len(losses)} steps and "
             f"then became {loss}")
         return True
 
     def _report_exploding(self, leaf: str, backward_source, what: str) -> None:
+        self.exploding = False  # once per run
         view = self.diag.view
         tensor = next((t for _, t in view.leaves() if view.known_name(t) == leaf), None)
-        update = self.diag.update_sources.get(id(tensor)) if tensor is not None else None
+        update = self.diag.update_source(tensor) if tensor is not None else None
         self.diag.report(
             "exploding-gradient",
             f"exploding gradient: {what}. Each update makes the next gradient larger: lower "
@@ -119,26 +159,47 @@ class GradientScale:
     # --- vanishing --------------------------------------------------------------------------
     def _check_vanishing(self, step) -> None:
         graph = self.diag.view.graph
-        trained = len(self.diag.update_sources)
-        if graph is not self._graph or trained != self._trained:  # mostly one comparison
-            self._graph, self._trained, self._info = graph, trained, self._layers()
+        if graph is not self._graph or self._untrained and (
+                step.index < 3 or step.index >= self._layers_at + self.t.vanishing_refresh):
+            # (again while some leaf of the graph is neither a parameter nor updated yet: an
+            # input that requires grad, or a plain weight before its first update)
+            self._graph, self._layers_at, self._info = graph, step.index, self._layers()
         info = self._info
         if info is None:
             return
         _graph, early, late, early_source = info
         t = self.t
-        if step.index - self._refreshed >= t.vanishing_refresh or info is not self._refreshed_for:
-            self._refresh_param_norms()
-            self._refreshed, self._refreshed_for = step.index, info
         norms = step.grad_norms
+        if info is not self._refreshed_for:
+            self._refresh_param_norms(info, step.index)
         r_early = self._relative(norms, early)
         r_late = self._relative(norms, late)
+        age = step.index - self._refreshed
+        # Parameter norms move slowly: recomputed every vanishing_refresh steps while the
+        # gradients come within two orders of magnitude of the condition (or a layer's norm
+        # is still unknown), and only every ten times that otherwise.
+        if age >= t.vanishing_refresh and (
+                r_early is None or r_late is None or age >= 10 * t.vanishing_refresh
+                or r_early < r_late * self._vanishing_ratio * 100):
+            self._refresh_param_norms(info, step.index)
+            r_early = self._relative(norms, early)
+            r_late = self._relative(norms, late)
         ok = r_early is not None and r_late is not None and r_early > 0 and \
             math.isfinite(r_late) and (
                 r_early < r_late * self._vanishing_ratio
                 or (r_early < t.vanishing_fraction and r_early * 100 < r_late))
-        self._vanishing_run = self._vanishing_run + 1 if ok else 0
+        if ok:
+            self._vanishing_run += 1
+        else:
+            self._vanishing_run = 0
+            if r_early is not None and r_late is not None and r_early > 0 and \
+                    r_early >= r_late * self._vanishing_ratio * 100 and \
+                    r_early >= t.vanishing_fraction * 100:
+                # two orders of magnitude from the condition: it cannot hold within the next
+                # few steps (ratios of gradient norms move slowly); look again later
+                self._next_vanishing_check = step.index + t.vanishing_window
         if self._vanishing_run >= t.vanishing_window:
+            self.vanishing = False  # once per run
             view = self.diag.view
             name = max(early, key=lambda n: self._param_norms.get(n, 0.0))
             self.diag.report(
@@ -153,24 +214,31 @@ class GradientScale:
                 view.leaf_id(name), early_source or step.source, key="run", node_name=name)
 
     def _relative(self, grad_norms: dict, names) -> float | None:
-        best = None
+        """|grad| / |param| of a layer, its leaves taken together (a bias initialised to 0
+        has a tiny norm, and alone a huge relative gradient); None when unknown."""
+        g2 = p2 = 0.0
+        found = False
         params = self._param_norms
         for n in names:
             g = grad_norms.get(n)
             if g is not None:
-                p = params.get(n)
-                if p:
-                    r = g / p
-                    if best is None or r > best:
-                        best = r
-        return best
+                found = True
+                p = params.get(n, 0.0)
+                g2 += g * g
+                p2 += p * p
+        if not found or not p2 > 0.0:
+            return None
+        return math.sqrt(g2 / p2)
 
-    def _refresh_param_norms(self) -> None:
+    def _refresh_param_norms(self, info, index: int) -> None:
+        """The norms of the parameters of the earliest and last layers (only those)."""
         view = self.diag.view
+        wanted = set(info[1]) | set(info[2])
         for _acc, tensor in view.leaves():
             name = view.known_name(tensor)
-            if name is not None:
+            if name in wanted:
                 self._param_norms[name] = norm(tensor._data)
+        self._refreshed, self._refreshed_for = index, info
 
     def _layers(self):
         """(graph, earliest leaf names, last leaf names, line of the earliest layer's op) of
@@ -183,16 +251,19 @@ class GradientScale:
             return None
         from engine.nn import Parameter
 
-        updated = self.diag.update_sources
+        was_updated = self.diag.was_updated
         n_ops = len(view.nodes())
         leaf_tensors = view.leaves()
         trained = set()
+        self._untrained = False
         for n in graph.nodes:
             i = n.id - n_ops
             if n.kind == LEAF and 0 <= i < len(leaf_tensors):
                 t = leaf_tensors[i][1]
-                if isinstance(t, Parameter) or id(t) in updated:
+                if isinstance(t, Parameter) or was_updated(t):
                     trained.add(n.id)
+                else:
+                    self._untrained = True
         inputs: dict[int, list[int]] = {}
         consumers: dict[int, list[int]] = {}
         for a, b in graph.edges:

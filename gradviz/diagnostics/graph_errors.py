@@ -3,8 +3,9 @@ and the lines that cause them:
 
 ``inplace-modified``: "one of the variables needed for gradient computation has been modified
 by an inplace operation". The node is the backward node whose saved value changed; the line
-is the in-place operation that changed it (every in-place op's line is remembered per version
-counter, a few at most, so the error can point at it).
+is the in-place operation that changed it: a named leaf's latest update, as the recorder
+logged it, or, for any other tensor, the line of each in-place op, remembered per version
+counter (a few at most) so that the error can point at it.
 
 ``backward-twice``: "Trying to backward through the graph a second time". The node is the
 first one whose saved tensors were already freed; the message gives the line of the
@@ -32,18 +33,13 @@ class GraphErrors:
         self.twice_on = "backward-twice" in kinds
         # id(version counter) -> (the counter, [(version after, op, source), ...])
         self._changes: dict[int, tuple] = {}
+        # (step, line of its backward(), {node: id}) of the last backwards, done or failed:
+        # appended by the diagnostician after each one
         self._recent: collections.deque = collections.deque(maxlen=RECENT_BACKWARDS)
 
     # --- bookkeeping ------------------------------------------------------------------------
-    def inplace(self, tensor, op: str, leaf_update: bool):
-        """An in-place op moved ``tensor``'s version counter: remember where. Returns the
-        user's line (the recorder's own, for a leaf update it just logged)."""
-        view = self.diag.view
-        source = view.last_update_source(tensor) if leaf_update else None
-        if not self.inplace_on:
-            return source
-        if source is None:
-            source = view.user_source()
+    def record(self, tensor, op: str, source) -> None:
+        """An in-place op (at ``source``) moved ``tensor``'s version counter: remember it."""
         counter = tensor._version
         changes = self._changes
         entry = changes.get(id(counter))
@@ -54,12 +50,6 @@ class GraphErrors:
             entry = changes[id(counter)] = (counter, collections.deque(
                 maxlen=CHANGES_PER_COUNTER))
         entry[1].append((counter[0], op, source))
-        return source
-
-    def backward_finished(self) -> None:
-        if self.twice_on:
-            view = self.diag.view
-            self._recent.append((view.step, view.backward_source, view.node_ids()))
 
     # --- the errors -------------------------------------------------------------------------
     def backward_failed(self, error) -> None:
@@ -93,15 +83,33 @@ class GraphErrors:
         if entry is not None and entry[0] is t._version:
             later = [c for c in entry[1] if c[0] > version]
             change = later[0] if later else None
+        # a parameter, or a view of one (``weight.t()`` in a Linear) sharing its counter
+        leaf = t if t.grad_fn is None else getattr(t, "_base", None)
+        if leaf is not None and not (leaf.grad_fn is None and leaf.requires_grad_flag):
+            leaf = None
+        if change is None and leaf is not None:
+            # a named leaf's update is not recorded here: the recorder logged its line
+            last = self.diag.last_change(leaf)
+            if last is not None:
+                change = (t._version[0], last[1], last[0])
+        elif change is None and t.grad_fn is not None and t.grad_fn is not node:
+            # after the first backward: an in-place op in grad mode is a node of the graph
+            # (``h += b`` is an AddBackward0 over h's old value), with its line
+            rebased = t.grad_fn
+            src = view.source_of(view.node_id(rebased), rebased)
+            if src is not None:
+                change = (t._version[0], f"operation ({rebased.name()} in the graph)", src)
         if is_output:
             what = "its own output"
-        elif t.grad_fn is None and t.requires_grad_flag:
+        elif leaf is t:
             what = f"its input {view.leaf_name(t)}"
+        elif leaf is not None:
+            what = f"its input {view.leaf_name(leaf)} (through a view of it)"
         else:
             label = view.known_name(t)
             what = f"its input {label}" if label else "one of its inputs"
         made = f" (made at {at(node_src)})" if node_src else ""
-        parameter = t.grad_fn is None and t.requires_grad_flag
+        parameter = leaf is not None
         fix = ("Update parameters only after backward() (or run the forward pass again "
                "after the update)." if parameter else
                "Use the out-of-place form (`a = a - b` instead of `a -= b`), or change a "
@@ -135,7 +143,7 @@ class GraphErrors:
         second = view.backward_source
         first = None
         for step, source, ids in reversed(self._recent):
-            if node in ids:
+            if step != view.step and node in ids:  # (not the backward failing now)
                 first = (step, source)
                 break
         if first is not None:

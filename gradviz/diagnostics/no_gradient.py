@@ -1,31 +1,37 @@
 """``no-gradient``: a leaf that requires grad, was used in the forward pass, and received no
 gradient: it reached the loss only as a constant, through ``.data``, ``.detach()`` (a
-``.numpy()`` round trip starts with one), or operations run under ``torch.no_grad()``.
+``.numpy()`` round trip starts with one), ``.item()`` / ``float()``, or operations run under
+``torch.no_grad()``.
 
 The engine's events show only what autograd records, and these paths record nothing, so
-while the diagnostician is attached three entry points of the engine are wrapped (and put
+while the diagnostician is attached a few entry points of the engine are wrapped (and put
 back on ``uninstall``), each costing one flag test when it is not relevant:
 
-- ``Tensor.detach`` and ``Tensor.data`` with grad mode on, on a tensor that requires grad:
-  a leaf is *used detached* at that line; for a non-leaf, every leaf behind it is, unless
-  the next backward reaches the detached node anyway (``loss.detach()`` for logging).
-- ``torch.no_grad().__enter__`` with grad mode on: the ``with`` block's source is read
-  once (Python's ``ast``) for the tensors it reads and the modules it calls; the leaves
-  among them that require grad are *used without recording*.
+- ``Tensor.detach``, ``Tensor.data``, ``Tensor.item`` and ``float(tensor)`` with grad mode
+  on, on a tensor that requires grad: a leaf is *used detached* at that line; for a
+  non-leaf, every leaf behind it is, unless a backward reaches the detached node anyway
+  (``loss.item()`` or ``loss.detach()`` for logging, before or after its backward).
+- ``torch.no_grad().__enter__`` with grad mode on: the ``with`` block's source (or, for
+  ``@torch.no_grad()`` on a function, the function's) is read once (Python's ``ast``) for
+  the tensors it reads and the modules it calls; the leaves among them that require grad
+  are *used without recording*.
 
 A leaf used like this that then gets no gradient for ``no_gradient_steps`` backward passes
 (or in any later backward of the run, judged at its end) is reported, but only when it was
-meant to learn: a plain tensor created with ``requires_grad=True``, a leaf the script
-updates in place, or a parameter handed to an optimizer. Frozen parts (a pretrained
-backbone run under ``no_grad`` and left out of the optimizer) raise nothing.
+meant to learn: a plain tensor created with ``requires_grad=True``, or a parameter handed to
+an optimizer. Frozen parts (a pretrained backbone run under ``no_grad`` and left out of the
+optimizer, a mean teacher that follows its student by moving averages of its weights) raise
+nothing.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import linecache
 import os
 import sys
+import textwrap
 import weakref
 
 import engine
@@ -44,6 +50,8 @@ MAX_WALK = 20_000  # nodes walked behind one detached non-leaf
 META = frozenset({"shape", "dtype", "device", "requires_grad", "is_leaf", "grad_fn", "grad",
                   "ndim", "size", "dim", "numel", "is_cuda", "layout", "names"})
 NO_GRAD_NAMES = ("no_grad", "inference_mode")
+# the ways out of the graph that are wrapped: Tensor attribute -> how a message names it
+WRAPPED = {"detach": ".detach()", "item": ".item()", "__float__": "float()"}
 
 
 class _Candidate:
@@ -67,8 +75,9 @@ class NoGradient:
         self.steps_needed = max(1, diag.thresholds.no_gradient_steps)
         self._candidates: dict[int, _Candidate] = {}
         self._cuts: list = []  # (detached non-leaf's node, how, source)
-        self._updated: set[int] = set()  # ids of leaves the script updated in place
-        self._regions: dict = {}  # (file, line) of a no_grad block -> [(kind, chain, line)]
+        # (id(code), instruction) of a no_grad block -> (code, [(kind, chain, line)])
+        self._regions: dict = {}
+        self._functions: dict = {}  # code of a @no_grad function -> (signature, uses)
         self._trees: dict = {}  # file -> ast.Module | None
         self._saved: dict = {}
 
@@ -77,10 +86,9 @@ class NoGradient:
         if self._saved:
             return
         data = Tensor.__dict__["data"]
-        detach = Tensor.__dict__["detach"]
         enter = no_grad.__dict__.get("__enter__")
         inherited_enter = no_grad.__enter__
-        self._saved = {"data": data, "detach": detach, "enter": enter}
+        self._saved = {"data": data, "enter": enter}
         seen = self
 
         def data_get(t):
@@ -88,28 +96,41 @@ class NoGradient:
                 seen._detached(t, ".data")
             return data.fget(t)
 
-        def detach_(t):
-            if t.requires_grad_flag and GRAD_MODE.enabled:
-                seen._detached(t, ".detach()")
-            return detach(t)
+        def wrap(original, how):
+            def wrapper(t, *args, **kwargs):
+                if t.requires_grad_flag and GRAD_MODE.enabled:
+                    seen._detached(t, how)
+                return original(t, *args, **kwargs)
+
+            wrapper.__doc__, wrapper.__name__ = original.__doc__, original.__name__
+            return wrapper
+
+        regions = self._regions
 
         def enter_(ctx):
             was = GRAD_MODE.enabled
             result = inherited_enter(ctx)
             if was and not GRAD_MODE.enabled:
-                seen._entered(sys._getframe(1))
+                frame = sys._getframe(1)
+                code = frame.f_code
+                # (a training loop's update block, once read: nothing in it to look at)
+                entry = regions.get((id(code), frame.f_lasti))
+                if entry is None or entry[1] or entry[0] is not code:
+                    seen._entered(frame)
             return result
 
-        detach_.__doc__, detach_.__name__ = detach.__doc__, "detach"
         Tensor.data = property(data_get, data.fset, data.fdel, data.__doc__)
-        Tensor.detach = detach_
+        for attr, how in WRAPPED.items():
+            self._saved[attr] = Tensor.__dict__[attr]
+            setattr(Tensor, attr, wrap(Tensor.__dict__[attr], how))
         no_grad.__enter__ = enter_
 
     def uninstall(self) -> None:
         if not self._saved:
             return
         Tensor.data = self._saved["data"]
-        Tensor.detach = self._saved["detach"]
+        for attr in WRAPPED:
+            setattr(Tensor, attr, self._saved[attr])
         if self._saved["enter"] is None:
             del no_grad.__enter__
         else:
@@ -118,68 +139,137 @@ class NoGradient:
 
     # --- evidence of use ----------------------------------------------------------------------
     def _detached(self, t, how: str) -> None:
-        if t.grad_fn is None and t._grad is not None:
-            return  # a leaf that has had a gradient (``w.data -= lr * w.grad.data``)
+        fn = t.grad_fn
+        if fn is None:
+            if t._grad is not None:
+                return  # a leaf that has had a gradient (``w.data -= lr * w.grad.data``)
+        elif fn in self.diag.view.node_ids():
+            return  # part of the graph a backward just went through (``loss.item()``)
         caller = sys._getframe(2)
         if caller.f_code.co_filename.startswith(_ENGINE_DIR):
-            return  # the engine's own (state_dict, Variable ...)
+            return  # the engine's own (state_dict, Variable, float() calling item() ...)
         frame = user_frame(caller)
         source = None if frame is None else Source(frame.f_code.co_filename, frame.f_lineno,
                                                    frame.f_code.co_name)
-        if t.grad_fn is None:
+        if fn is None:
             self._use(t, how, source)
         elif len(self._cuts) < MAX_CUTS:
-            self._cuts.append((t.grad_fn, how, source))
+            self._cuts.append((fn, how, source))
 
     def _use(self, leaf, how: str, source) -> None:
+        if leaf._grad is not None:
+            return  # it has had a gradient: it is connected somewhere
         key = id(leaf)
         c = self._candidates.get(key)
         if c is not None and c.ref() is leaf:
             return
-        if leaf._grad is not None:
-            return  # it has had a gradient: it is connected somewhere
         self._candidates[key] = _Candidate(leaf, self.diag.view.leaf_name(leaf), how, source)
 
-    def updated(self, leaf) -> None:
-        self._updated.add(id(leaf))
-
     def _entered(self, frame) -> None:
-        """A ``with torch.no_grad():`` block starts in ``frame``."""
+        """A ``with torch.no_grad():`` block starts in ``frame`` (or a function decorated with
+        ``@torch.no_grad()`` is called: ``frame`` is then the engine's wrapper)."""
         code = frame.f_code
-        filename = code.co_filename
-        if filename.startswith(_ENGINE_DIR):
-            return  # a @no_grad function: its body is not at this line
-        key = (filename, frame.f_lineno)
-        uses = self._regions.get(key)
-        if uses is None:
-            uses = self._regions[key] = self._region_uses(filename, frame.f_lineno)
-        if not uses:
+        if code.co_filename.startswith(_ENGINE_DIR):
+            self._entered_function(frame)
             return
+        key = (id(code), frame.f_lasti)  # (cheaper than the line: no line table to walk)
+        entry = self._regions.get(key)
+        if entry is None or entry[0] is not code:
+            entry = self._regions[key] = (code, self._block_uses(code.co_filename,
+                                                                 frame.f_lineno))
+        uses = entry[1]
+        if uses:
+            self._resolve_uses(uses, frame.f_locals, frame.f_globals, code)
+
+    def _entered_function(self, frame) -> None:
+        """``@torch.no_grad()``: the decorated function's body is the block; its arguments
+        and closure are its scope."""
         scope = frame.f_locals
-        globs = frame.f_globals
+        fn = scope.get("fn")
+        code = getattr(fn, "__code__", None)
+        if code is None or code.co_filename.startswith(_ENGINE_DIR):
+            return
+        entry = self._functions.get(code)
+        if entry is None:
+            try:
+                signature = inspect.signature(fn)
+            except (TypeError, ValueError):
+                signature = None
+            entry = self._functions[code] = (
+                signature, self._function_uses(code.co_filename, code.co_firstlineno))
+        signature, uses = entry
+        if not uses or signature is None:
+            return
+        try:
+            local = dict(signature.bind(*scope.get("args", ()),
+                                        **scope.get("kwargs", {})).arguments)
+        except TypeError:
+            return
+        for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+            try:
+                local.setdefault(name, cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+        self._resolve_uses(uses, local, fn.__globals__, code)
+
+    def _resolve_uses(self, uses: list, scope: dict, globs: dict, code) -> None:
         keep = []
         for use in uses:
             kind, chain, line = use
             obj = _resolve(chain, scope, globs)
             if obj is None:
                 continue
-            source = Source(filename, line, code.co_name)
             if isinstance(obj, Tensor):
                 if obj.requires_grad_flag and obj.grad_fn is None:
                     keep.append(use)
-                    self._use(obj, "torch.no_grad()", source)
+                    if obj._grad is None:
+                        self._use(obj, "torch.no_grad()",
+                                  Source(code.co_filename, line, code.co_name))
                 continue
             module = _module_of(obj) if kind == "call" else None
             if module is not None:
                 keep.append(use)
+                source = None
                 for p in module.parameters():
-                    if p.requires_grad_flag:
+                    if p.requires_grad_flag and p._grad is None:
+                        source = source or Source(code.co_filename, line, code.co_name)
                         self._use(p, "torch.no_grad()", source)
         # what resolved to anything else (numbers, data without grad, functions) is dropped:
         # this block's next runs only look at what can matter
-        uses[:] = keep
+        if len(keep) != len(uses):
+            uses[:] = keep
 
-    def _region_uses(self, filename: str, line: int) -> list:
+    def _statement_at(self, filename: str, line: int, kinds: tuple):
+        """The statement of one of ``kinds`` (``ast.With``, ``ast.FunctionDef``, ...) that
+        starts at ``line``: its lines alone are parsed (a whole script takes a millisecond
+        or more), the whole file only where they do not parse on their own."""
+        lines = linecache.getlines(filename)
+        if not 0 < line <= len(lines):
+            return None
+        while lines[line - 1].lstrip().startswith("@") and line < len(lines):
+            line += 1  # a decorated function: from its ``def``
+        head = lines[line - 1]
+        indent = len(head) - len(head.lstrip())
+        end = line
+        while end < len(lines):
+            text = lines[end]
+            stripped = text.lstrip()
+            if stripped and not stripped.startswith("#") and len(text) - len(stripped) <= indent:
+                break
+            end += 1
+        try:
+            tree = ast.parse(textwrap.dedent("".join(lines[line - 1:end])))
+            ast.increment_lineno(tree, line - 1)
+        except SyntaxError:
+            tree = self._tree(filename)
+        if tree is None:
+            return None
+        for node in ast.walk(tree):
+            if isinstance(node, kinds) and node.lineno == line:
+                return node
+        return None
+
+    def _tree(self, filename: str):
         tree = self._trees.get(filename, False)
         if tree is False:
             text = "".join(linecache.getlines(filename))
@@ -188,19 +278,23 @@ class NoGradient:
             except SyntaxError:
                 tree = None
             self._trees[filename] = tree
-        if tree is None:
+        return tree
+
+    def _block_uses(self, filename: str, line: int) -> list:
+        node = self._statement_at(filename, line, (ast.With, ast.AsyncWith))
+        if node is None or not node.body or not _turns_off_grad(node):
             return []
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.With, ast.AsyncWith)) and node.body and \
-                    node.lineno <= line < node.body[0].lineno and _turns_off_grad(node):
-                finder = _Uses()
-                for stmt in node.body:
-                    finder.visit(stmt)
-                return finder.uses
-        return []
+        return _uses_in(node.body)
+
+    def _function_uses(self, filename: str, first_line: int) -> list:
+        node = self._statement_at(filename, first_line,
+                                  (ast.FunctionDef, ast.AsyncFunctionDef))
+        return [] if node is None else _uses_in(node.body)
 
     # --- judging ------------------------------------------------------------------------------
-    def backward_finished(self) -> None:
+    def step_recorded(self) -> None:
+        """After each backward: the candidates it reached are connected after all; the others
+        count one more backward without a gradient."""
         if not self._candidates and not self._cuts:
             return
         view = self.diag.view
@@ -237,7 +331,7 @@ class NoGradient:
         causes: dict = {}
         for leaf, c in due:
             c.silenced = True  # judged once
-            meant = c.plain or (leaf is not None and id(leaf) in self._updated)
+            meant = c.plain
             if not meant and leaf is not None:
                 if optimized is None:
                     optimized = _optimized_ids()
@@ -267,18 +361,21 @@ def _message(c: _Candidate, names: list[str]) -> str:
             f"{'it is' if it == 'it' else 'they are'} used inside a torch.no_grad() "
             f"block{where}, so the operations on {it} are not recorded and the loss does not "
             f"depend on {it} for autograd. Move that computation out of the no_grad block.")
-    if c.how.startswith(".detach()") and c.how != ".detach()":
+    way, _, of_result = c.how.partition(" of a result")
+    what = {".data": "read through .data, which leaves the graph",
+            ".detach()": "detached from the graph (.detach(); a .numpy() round trip does the "
+                         "same)",
+            ".item()": "turned into a Python number (.item()), which leaves the graph",
+            "float()": "turned into a Python number (float()), which leaves the graph"}[way]
+    if of_result:
         return head + (
-            f"a result computed from {it} is detached from the graph{where} (.detach(); a "
-            f".numpy() round trip does the same), so {they} {reaches} the loss only as a "
-            "constant. Keep that computation in torch operations without detach().")
-    if c.how.startswith(".data") and c.how != ".data":
-        return head + (
-            f"a result computed from {it} is read through .data{where}, which leaves the "
-            f"graph, so {they} {reaches} the loss only as a constant. Use the tensor itself.")
+            f"a result computed from {it} is {what}{where}, so {they} {reaches} the loss only "
+            f"as a constant. Keep that computation in torch operations on the tensor itself.")
     name = names[0]
+    shown = {".data": f"{name}.data", ".detach()": f"{name}.detach()",
+             ".item()": f"{name}.item()", "float()": f"float({name})"}[way]
     return head + (
-        f"`{name}{c.how}`{where} hands over {its} values without the graph, so {they} "
+        f"`{shown}`{where} hands over {its} values without the graph, so {they} "
         f"{reaches} the loss only as a constant. Use {name} itself in the forward pass.")
 
 
@@ -291,6 +388,13 @@ def _turns_off_grad(node) -> bool:
         if name in NO_GRAD_NAMES:
             return True
     return False
+
+
+def _uses_in(body: list) -> list:
+    finder = _Uses()
+    for stmt in body:
+        finder.visit(stmt)
+    return finder.uses
 
 
 def _chain(node) -> tuple | None:

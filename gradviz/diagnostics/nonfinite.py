@@ -1,8 +1,9 @@
 """``nan-or-inf``: the first node, forward or backward, that produced a NaN or an Inf, with
 the script line that created it; like anomaly detection, but always on.
 
-It costs nothing while values are finite: the trigger is the loss the recorder already read
-(forward) and the leaf gradient norms it already computed (backward). Only once one of them
+It costs nothing while values are finite: the trigger, checked once per ``backward()``, is
+the loss the recorder already read (forward) and the leaf gradient norms it already computed
+(backward). Only once one of them
 stops being finite does it look at the step's arrays (still held by the recorder) to find
 the first node whose output, or whose backward's result, went bad from finite inputs.
 Reported once per run: what follows the first NaN is its consequence.
@@ -65,21 +66,30 @@ class NonFinite:
         self.done = False
         self._next_search = 0
 
-    # --- forward: the loss the recorder read --------------------------------------------------
-    def backward_started(self, roots) -> None:
+    # --- after each backward: the loss and the gradient norms the recorder computed -----------
+    def step_recorded(self, step, total: float) -> None:
+        """``total``: the sum of the step's leaf gradient norms (NaN or inf once one is)."""
         if self.done:
             return
-        view = self.diag.view
-        loss = view.loss
+        loss = step.loss
         if loss is not None:
-            if math.isfinite(loss):
+            bad_forward = not math.isfinite(loss)
+        else:  # a root that is not a scalar: its values
+            root = self.diag.view.root_data()
+            bad_forward = root is not None and not finite(root)
+        if bad_forward:
+            if self.diag.scale.explains_nonfinite_loss(step, loss):
+                self.done = True
                 return
-        elif finite(roots[0]._data):
+            self.done = self._locate_forward(loss)
+            if self.done:
+                return
+        if math.isfinite(total) or step.index < self._next_search:
             return
-        if self.diag.scale.explains_nonfinite_loss(loss):
+        if self._locate_backward():
             self.done = True
-            return
-        self.done = self._locate_forward(loss)
+        else:
+            self._next_search = step.index + RETRY_STEPS
 
     def _locate_forward(self, loss) -> bool:
         view = self.diag.view
@@ -160,18 +170,6 @@ class NonFinite:
             f"{'; the loss is ' + str(loss) if loss is not None else ''} (no backward() ran "
             "over it)." + (f" Likely {hint}." if hint else ""),
             nid, src, node_name=node.name()) is not None
-
-    # --- backward: the leaf gradient norms the recorder computed ------------------------------
-    def step_recorded(self, step) -> None:
-        if self.done:
-            return
-        norms = step.grad_norms
-        if not norms or math.isfinite(sum(norms.values())) or step.index < self._next_search:
-            return
-        if self._locate_backward():
-            self.done = True
-        else:
-            self._next_search = step.index + RETRY_STEPS
 
     def _locate_backward(self) -> bool:
         view = self.diag.view

@@ -35,7 +35,7 @@ SIZE = QSize(1280, 800)
 TIMEOUT_S = 120
 RUNNING_AT = 240  # the "running" picture: the first frame with this step or a later one
 CONSOLE_LINE = "Loss of Epoch 199"  # printed before it: the picture's console shows it too
-SCRUB_TO = 492  # the timeline picture: a step among the last 16, which keep their gradients
+SCRUB_TO = 492  # the timeline picture: a step among the last 8, which keep their gradients
 NODES_FIRST, NODES_MORE = 3, 5  # nodes stepped into the backward for pictures 3 and 4
 
 

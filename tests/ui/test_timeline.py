@@ -126,15 +126,15 @@ def test_a_recent_step_shows_its_own_gradients_and_an_old_one_says_they_were_not
     row = panel.row("x")
     assert row.grad_text == "[0., 0.]"  # the latest state: zeroed by the script
     with qtbot.waitSignal(selection.step_changed):
-        timeline.slider.setValue(30)
-    assert row.grad_text == "[ 62., 124.]"  # as torch prints it
-    assert "right after step 30's backward()" in panel._values_note.text()
+        timeline.slider.setValue(34)
+    assert row.grad_text == "[ 70., 140.]"  # as torch prints it
+    assert "right after step 34's backward()" in panel._values_note.text()
     grads = inspector._grad_pane.table
-    assert [grads.item(i, 0).text() for i in range(2)] == ["62", "124"]
-    assert "Gradients right after step 30's backward()" in inspector._note.text()
+    assert [grads.item(i, 0).text() for i in range(2)] == ["70", "140"]
+    assert "Gradients right after step 34's backward()" in inspector._note.text()
     selection.select_node(square)  # an autograd node: the gradient that flowed into it
     assert inspector._tabs.tabText(1) == "grad flowing in"
-    assert [grads.item(i, 0).text() for i in range(2)] == ["31", "31"]
+    assert [grads.item(i, 0).text() for i in range(2)] == ["35", "35"]
     timeline.slider.setValue(39)
     assert [grads.item(i, 0).text() for i in range(2)] == ["40", "40"]
     # an old step: its summaries, and a clear note

@@ -301,10 +301,10 @@ def test_a_recent_step_without_summaries_gets_its_badges_from_its_kept_gradients
         "for k in range(40):\n    (x * x * (k + 1)).sum().backward()\n    x.grad.zero_()\n")
     trace = _run(qtbot, controller, script)
     x = _leaf(trace.latest_graph, "x")
-    selection.show_step(30)
+    selection.show_step(34)  # among the last STEPS_WITH_VALUES
     animation.jump_to_end()
     assert animation.has_gradients
-    assert view.badges[x] == "[ 62., 124.]"
+    assert view.badges[x] == "[ 70., 140.]"
     old = next((s.index for s in trace.steps[:20] if s.detail is None), None)
     if old is not None:  # neither summaries nor gradients kept: no badges
         selection.show_step(old)

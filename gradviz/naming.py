@@ -83,32 +83,43 @@ class LeafNamer:
         known = self._names.get(id(t))
         return known[1] if known is not None and known[0]() is t else None
 
-    def name(self, t: Tensor) -> str:
+    def name(self, t: Tensor, taken=()) -> str:
+        """``t``'s name, kept for the tensor's life; ``taken``: names of other leaves of the
+        same graph, which ``t`` must not share (two models' ``0.weight``, two bare
+        ``nn.Linear``'s ``weight``): it then gets its next candidate and keeps that."""
         known = self._names.get(id(t))
-        if known is not None and known[0]() is t:
+        if known is not None and known[0]() is t and known[1] not in taken:
             return known[1]
-        found = self._search(t)
+        candidates = self._search(t)
+        found = next((c for c in candidates if c not in taken), None)
         if found is None:
-            self._counter += 1
-            found = f"tensor{self._counter}"
+            base = candidates[-1] if candidates else "tensor"
+            while found is None or found in taken:
+                self._counter += 1
+                found = f"{base}{self._counter}" if base == "tensor" else \
+                    f"{base}#{self._counter}"
         key = id(t)
         self._names[key] = (weakref.ref(t, lambda _ref, k=key: self._names.pop(k, None)), found)
         return found
 
-    def _search(self, t: Tensor) -> str | None:
+    def _search(self, t: Tensor) -> list[str]:
+        """Names for ``t`` in order of preference: the variable holding it; or, for a
+        module's parameter, its name inside the module (``0.weight``) and then that name
+        qualified by the module's variable (``head.0.weight``), used when another live
+        leaf already has the short one (two models, two bare ``nn.Linear``)."""
         modules = []
         for frame in user_frames():
             for scope in (frame.f_locals, frame.f_globals):
                 for var, value in list(scope.items()):
                     if value is t and not var.startswith("_"):
-                        return var
+                        return [var]
                     if _is_module(value):
                         modules.append((var, value))
-            for _var, module in modules:
+            for var, module in modules:
                 for pname, p in module.named_parameters():
                     if p is t:
-                        return pname
-        return None
+                        return [pname, f"{var}.{pname}"]
+        return []
 
 
 def _is_module(value) -> bool:

@@ -268,6 +268,8 @@ class Recorder:
             key.append((cls, () if t is None else t._data.shape, *nexts))
         name = self.namer.name
         leaf_names = tuple((nid, name(t)) for nid, t in leaves)
+        if len(leaves) > 1 and len({n for _, n in leaf_names}) < len(leaves):
+            leaf_names = self._distinct_names(leaves)
         structure_key = (tuple(key), leaf_names)
         self._node_ids = ids
         self._op_nodes = order
@@ -289,6 +291,17 @@ class Recorder:
             if self._repeats >= SOURCE_REPEATS and not self._sourceless:
                 self._set_wants_source(False)
         return graph
+
+    def _distinct_names(self, leaves) -> tuple:
+        """Leaf names of one graph, none shared (the graph, the panels and the ``.grad``
+        events tell leaves apart by name)."""
+        taken: set[str] = set()
+        names = []
+        for nid, t in leaves:
+            n = self.namer.name(t, taken)
+            taken.add(n)
+            names.append((nid, n))
+        return tuple(names)
 
     def _build(self, order, ids, leaf_names, leaves) -> Graph:
         nodes = []

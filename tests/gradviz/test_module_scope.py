@@ -109,3 +109,37 @@ def test_modules_are_looked_up_only_while_a_structure_is_new(monkeypatch):
     calls.clear()
     graph_of(TWO_MODELS, steps=40)
     assert len(calls) <= (recorder_module.SOURCE_REPEATS + 2) * per_step
+
+
+def test_two_live_leaves_never_share_a_name():
+    graph = graph_of("""
+torch.manual_seed(0)
+body = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.ReLU())
+head = torch.nn.Sequential(torch.nn.Linear(3, 1))
+encoder, decoder = torch.nn.Linear(2, 3), torch.nn.Linear(3, 2)
+x = torch.randn(4, 2)
+(head(body(encoder(x))).sum() + decoder(encoder(x)).sum()).backward()
+""")
+    leaves = [n.name for n in graph.nodes if n.kind == "leaf"]
+    assert len(leaves) == len(set(leaves)) == 8
+    # the short name where it is free, the model's variable in front where it is not
+    assert {"0.weight", "0.bias", "weight", "bias"} <= set(leaves)
+    assert sum(name.endswith("0.weight") for name in leaves) == 2
+    assert {name for name in leaves if name.endswith("0.weight")} - {"0.weight"} <= {
+        "body.0.weight", "head.0.weight"}
+    assert {name for name in leaves if name in ("encoder.weight", "decoder.weight")}
+
+
+def test_a_leaf_made_anew_every_step_keeps_its_name():
+    trace = RunTrace()
+    rec = Recorder(trace.apply)
+    with listening(rec):
+        exec(compile("""
+for k in range(12):
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+""", "<script>", "exec"), {"__name__": "__main__", "torch": engine})
+        rec.finish()
+    assert [n.name for n in trace.latest_graph.nodes if n.kind == "leaf"] == ["x"]
+    assert {e.leaf for e in trace.grad_events} == {"x"}
+    assert len(trace.grad_events) == 12

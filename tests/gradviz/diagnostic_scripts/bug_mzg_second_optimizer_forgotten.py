@@ -1,8 +1,8 @@
-# expect: missing-zero-grad at weight|bias
+# expect: missing-zero-grad at encoder.weight|encoder.bias
 # An encoder and a decoder, each with its own optimizer; only the decoder's gradients are
 # cleared, so the encoder's keep piling up.
-# (gradviz names the parameters of a bare nn.Linear "weight" and "bias", without the
-# variable: the encoder's and the decoder's share those names, and the finding is the encoder's.)
+# (gradviz names the parameters of a bare nn.Linear "weight" and "bias"; where two such
+# modules meet in one graph, the second's take the module's variable: "encoder.weight".)
 # ruff: noqa: B007  (loop counters left unused, as training scripts have them)
 import torch
 from torch import nn

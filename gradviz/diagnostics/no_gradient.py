@@ -11,10 +11,10 @@ back on ``uninstall``), each costing one flag test when it is not relevant:
   on, on a tensor that requires grad: a leaf is *used detached* at that line; for a
   non-leaf, every leaf behind it is, unless a backward reaches the detached node anyway
   (``loss.item()`` or ``loss.detach()`` for logging, before or after its backward).
-- ``torch.no_grad().__enter__`` with grad mode on: the ``with`` block's source (or, for
-  ``@torch.no_grad()`` on a function, the function's) is read once (Python's ``ast``) for
-  the tensors it reads and the modules it calls; the leaves among them that require grad
-  are *used without recording*.
+- ``torch.no_grad().__enter__`` (or ``torch.set_grad_enabled(False)``'s) with grad mode on:
+  the ``with`` block's source (or, for ``@torch.no_grad()`` on a function, the
+  function's) is read once (Python's ``ast``) for the tensors it reads and the modules it
+  calls; the leaves among them that require grad are *used without recording*.
 
 A leaf used like this that then gets no gradient for ``no_gradient_steps`` backward passes
 (or in any later backward of the run, judged at its end) is reported, but only when it was
@@ -35,7 +35,7 @@ import textwrap
 import weakref
 
 import engine
-from engine._grad_mode import GRAD_MODE, no_grad
+from engine._grad_mode import GRAD_MODE, no_grad, set_grad_enabled
 from engine._tensor import Tensor
 from engine.autograd.graph import AccumulateGrad
 
@@ -49,7 +49,9 @@ MAX_WALK = 20_000  # nodes walked behind one detached non-leaf
 # attributes that read a tensor's metadata, not its values
 META = frozenset({"shape", "dtype", "device", "requires_grad", "is_leaf", "grad_fn", "grad",
                   "ndim", "size", "dim", "numel", "is_cuda", "layout", "names"})
-NO_GRAD_NAMES = ("no_grad", "inference_mode")
+NO_GRAD_NAMES = ("no_grad", "inference_mode", "set_grad_enabled")
+# how a message names the region a leaf was used in with grad mode off
+NO_GRAD, GRAD_DISABLED = "torch.no_grad()", "torch.set_grad_enabled(False)"
 # the ways out of the graph that are wrapped: Tensor attribute -> how a message names it
 WRAPPED = {"detach": ".detach()", "item": ".item()", "__float__": "float()"}
 
@@ -88,7 +90,8 @@ class NoGradient:
         data = Tensor.__dict__["data"]
         enter = no_grad.__dict__.get("__enter__")
         inherited_enter = no_grad.__enter__
-        self._saved = {"data": data, "enter": enter}
+        switch_enter = set_grad_enabled.__dict__["__enter__"]
+        self._saved = {"data": data, "enter": enter, "switch_enter": switch_enter}
         seen = self
 
         def data_get(t):
@@ -119,11 +122,23 @@ class NoGradient:
                     seen._entered(frame)
             return result
 
+        def switch_enter_(ctx):
+            # ``with torch.set_grad_enabled(False):`` switched grad mode off when it was made
+            result = switch_enter(ctx)
+            if ctx._prev and not ctx._target:
+                frame = sys._getframe(1)
+                code = frame.f_code
+                entry = regions.get((id(code), frame.f_lasti))
+                if entry is None or entry[1] or entry[0] is not code:
+                    seen._entered(frame, GRAD_DISABLED)
+            return result
+
         Tensor.data = property(data_get, data.fset, data.fdel, data.__doc__)
         for attr, how in WRAPPED.items():
             self._saved[attr] = Tensor.__dict__[attr]
             setattr(Tensor, attr, wrap(Tensor.__dict__[attr], how))
         no_grad.__enter__ = enter_
+        set_grad_enabled.__enter__ = switch_enter_
 
     def uninstall(self) -> None:
         if not self._saved:
@@ -135,6 +150,7 @@ class NoGradient:
             del no_grad.__enter__
         else:
             no_grad.__enter__ = self._saved["enter"]
+        set_grad_enabled.__enter__ = self._saved["switch_enter"]
         self._saved = {}
 
     # --- evidence of use ----------------------------------------------------------------------
@@ -165,9 +181,10 @@ class NoGradient:
             return
         self._candidates[key] = _Candidate(leaf, self.diag.view.leaf_name(leaf), how, source)
 
-    def _entered(self, frame) -> None:
-        """A ``with torch.no_grad():`` block starts in ``frame`` (or a function decorated with
-        ``@torch.no_grad()`` is called: ``frame`` is then the engine's wrapper)."""
+    def _entered(self, frame, how: str = NO_GRAD) -> None:
+        """A ``with torch.no_grad():`` block (``how``: or ``set_grad_enabled(False)``) starts
+        in ``frame`` (or a function decorated with ``@torch.no_grad()`` is called: ``frame``
+        is then the engine's wrapper)."""
         code = frame.f_code
         if code.co_filename.startswith(_ENGINE_DIR):
             self._entered_function(frame)
@@ -179,7 +196,7 @@ class NoGradient:
                                                                  frame.f_lineno))
         uses = entry[1]
         if uses:
-            self._resolve_uses(uses, frame.f_locals, frame.f_globals, code)
+            self._resolve_uses(uses, frame.f_locals, frame.f_globals, code, how)
 
     def _entered_function(self, frame) -> None:
         """``@torch.no_grad()``: the decorated function's body is the block; its arguments
@@ -212,7 +229,8 @@ class NoGradient:
                 pass
         self._resolve_uses(uses, local, fn.__globals__, code)
 
-    def _resolve_uses(self, uses: list, scope: dict, globs: dict, code) -> None:
+    def _resolve_uses(self, uses: list, scope: dict, globs: dict, code,
+                      how: str = NO_GRAD) -> None:
         keep = []
         for use in uses:
             kind, chain, line = use
@@ -223,8 +241,7 @@ class NoGradient:
                 if obj.requires_grad_flag and obj.grad_fn is None:
                     keep.append(use)
                     if obj._grad is None:
-                        self._use(obj, "torch.no_grad()",
-                                  Source(code.co_filename, line, code.co_name))
+                        self._use(obj, how, Source(code.co_filename, line, code.co_name))
                 continue
             module = _module_of(obj) if kind == "call" else None
             if module is not None:
@@ -233,7 +250,7 @@ class NoGradient:
                 for p in module.parameters():
                     if p.requires_grad_flag and p._grad is None:
                         source = source or Source(code.co_filename, line, code.co_name)
-                        self._use(p, "torch.no_grad()", source)
+                        self._use(p, how, source)
         # what resolved to anything else (numbers, data without grad, functions) is dropped:
         # this block's next runs only look at what can matter
         if len(keep) != len(uses):
@@ -356,11 +373,11 @@ def _message(c: _Candidate, names: list[str]) -> str:
             "they", "their", "reach"
         head = (f"{who} require grad and are used in the forward pass, but they received no "
                 f"gradient in {passes}: ")
-    if c.how == "torch.no_grad()":
+    if c.how in (NO_GRAD, GRAD_DISABLED):
         return head + (
-            f"{'it is' if it == 'it' else 'they are'} used inside a torch.no_grad() "
+            f"{'it is' if it == 'it' else 'they are'} used inside a {c.how} "
             f"block{where}, so the operations on {it} are not recorded and the loss does not "
-            f"depend on {it} for autograd. Move that computation out of the no_grad block.")
+            f"depend on {it} for autograd. Move that computation out of the block.")
     way, _, of_result = c.how.partition(" of a result")
     what = {".data": "read through .data, which leaves the graph",
             ".detach()": "detached from the graph (.detach(); a .numpy() round trip does the "

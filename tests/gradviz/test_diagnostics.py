@@ -592,13 +592,14 @@ def test_findings_are_sent_at_once_and_again_at_the_end(tmp_path):
 
 
 def test_engine_is_left_as_it_was(tmp_path):
-    from engine._grad_mode import no_grad
+    from engine._grad_mode import no_grad, set_grad_enabled
     from engine._tensor import Tensor
     from engine.autograd import Function
 
     def patched():
         return ([Tensor.__dict__[a] for a in ("detach", "data", "item", "__float__")],
-                "__enter__" in vars(no_grad), Function.__dict__["apply"])
+                "__enter__" in vars(no_grad), Function.__dict__["apply"],
+                set_grad_enabled.__dict__["__enter__"])
 
     before = patched()
     diagnose(tmp_path, "x = torch.ones(2, requires_grad=True)\n(x.detach() * 2).sum()\n")

@@ -67,6 +67,24 @@ def debiased_ema(values: np.ndarray, weight: float, state=(0.0, 0.0)):
     return out, (last, debias)
 
 
+class StepAxis(pg.AxisItem):
+    """The step axis: steps are whole numbers, so a short run (or a zoom into a few steps)
+    gets ticks at whole steps only, never 0.5 or 1.5."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph's override
+        levels = []
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            if spacing < 1:
+                continue  # finer than a step: no ticks of its own
+            whole = [v for v in values if float(v).is_integer()]
+            if whole:
+                levels.append((spacing, whole))
+        if not levels:  # a range under one step: the whole steps inside it
+            first, last = math.ceil(minVal), math.floor(maxVal)
+            levels = [(1.0, [float(v) for v in range(first, last + 1)])]
+        return levels
+
+
 FEW_POINTS = 50
 EDGE_INSET_PX = 7  # a non-finite step's mark sits this far inside the plot's edge
 EDGE_SPACING_PX = 3  # at most one mark of a kind per this many pixels
@@ -103,7 +121,7 @@ class LossPlot(QWidget):
         self._log = False
         self._hovering = False
 
-        self._plot = pg.PlotWidget()
+        self._plot = pg.PlotWidget(axisItems={"bottom": StepAxis("bottom")})
         self._plot.setMenuEnabled(False)
         # pyqtgraph's "A" button (bottom left, shown after a zoom or pan) returns to the
         # auto-range that follows the run

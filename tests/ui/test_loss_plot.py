@@ -217,3 +217,16 @@ def test_a_long_nan_run_is_a_row_of_marks_not_one_per_step(qtbot, controller, pl
     controller.trace = type(controller.trace)()  # a new run: no note, no marks
     controller.trace_replaced.emit()
     assert plot.note() == "" and _marks(plot) == []
+
+
+def test_the_step_axis_ticks_whole_steps_only():
+    from ui.loss_plot import StepAxis
+
+    axis = StepAxis("bottom")
+    for lo, hi in ((-0.5, 0.5), (-1.0, 1.0), (0.0, 3.0), (0.2, 0.8), (0.0, 50_000.0)):
+        levels = axis.tickValues(lo, hi, 400)
+        ticks = [v for _, values in levels for v in values]
+        assert all(float(v).is_integer() for v in ticks), (lo, hi, ticks)
+        assert all(lo <= v <= hi for v in ticks)
+    assert [v for _, vs in axis.tickValues(-0.5, 0.5, 400) for v in vs] == [0.0]
+    assert axis.tickValues(0.2, 0.8, 400) == [(1.0, [])]  # no whole step inside

@@ -129,6 +129,20 @@ def _selection_pen(color: QColor) -> QPen:
     return pen
 
 
+FAR_RING_PX = 2.0  # the selection ring's width on screen when the graph is zoomed far out
+
+
+def _far_selection_pen(color: QColor) -> QPen:
+    """The ring zoomed far out: its 2.5 scene units would be a fraction of a pixel, so it is
+    drawn cosmetic (a width in screen pixels), or nobody could see what is selected."""
+    key = -color.rgba() - 1
+    pen = _SELECTION_PENS.get(key)
+    if pen is None:
+        pen = _SELECTION_PENS[key] = QPen(QColor(color), FAR_RING_PX)
+        pen.setCosmetic(True)
+    return pen
+
+
 class NodeItem(QGraphicsItem):
     """One layout box: a graph node, a collapsed group or a saved tensor.
 
@@ -266,6 +280,13 @@ class NodeItem(QGraphicsItem):
             painter.setFont(self._font)
             painter.setPen(self._look.text)
             painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self._text)
+        if self.selected and lod * self._selected_pen.widthF() < FAR_RING_PX:
+            pen = _far_selection_pen(self._selected_pen.color())
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            # just outside the box, within the room bounds keep for the glow and the ring
+            m = min(GLOW_MARGIN - 1.0, FAR_RING_PX / lod)
+            painter.drawRect(self._rect.adjusted(-m, -m, m, m))
         if self.badge:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(BADGE_FILL)

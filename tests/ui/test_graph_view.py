@@ -588,3 +588,32 @@ def test_reveal_node_selects_and_centres_it(qtbot, controller, make_view, exampl
     centre = view.mapToScene(view.viewport().rect().center())
     target = view.node_item(x).scenePos()
     assert abs(centre.x() - target.x()) < 3 and abs(centre.y() - target.y()) < 3
+
+
+def test_zoomed_out_the_selection_ring_stays_visible(qtbot, controller, make_view,
+                                                     example_1_trace):
+    """Fitted whole, a box is a few pixels and the ring's 2.5 scene units a fraction of one:
+    the selected box gets a ring of whole screen pixels instead."""
+    view, selection = make_view(size=(200, 150))
+    open_and_wait(qtbot, view, controller, example_1_trace)
+    x = view.node_item(node_id(view.graph, "x"))
+    view.fit()
+    ring = x._selected_pen.color()
+
+    def ring_pixels() -> int:
+        image = view.grab().toImage()
+        area = view.mapFromScene(x.sceneBoundingRect()).boundingRect().adjusted(-3, -3, 3, 3)
+        count = 0
+        for px in range(area.left(), area.right() + 1):
+            for py in range(area.top(), area.bottom() + 1):
+                c = image.pixelColor(px, py)
+                if (abs(c.red() - ring.red()) + abs(c.green() - ring.green())
+                        + abs(c.blue() - ring.blue())) < 60:
+                    count += 1
+        return count
+
+    before = ring_pixels()
+    selection.select_node(x.box.members[0])
+    box = view.mapFromScene(x.sceneBoundingRect()).boundingRect()
+    # a closed ring of at least one whole pixel around the box's on-screen outline
+    assert ring_pixels() - before >= box.width() + box.height()

@@ -1,14 +1,14 @@
 """``no-gradient``: a leaf that requires grad, was used in the forward pass, and received no
 gradient: it reached the loss only as a constant, through ``.data``, ``.detach()`` (a
-``.numpy()`` round trip starts with one), ``.item()`` / ``float()``, or operations run under
-``torch.no_grad()``.
+``.numpy()`` round trip starts with one), ``.item()`` / ``float()`` / ``.tolist()``, or
+operations run under ``torch.no_grad()`` or ``torch.set_grad_enabled(False)``.
 
 The engine's events show only what autograd records, and these paths record nothing, so
 while the diagnostician is attached a few entry points of the engine are wrapped (and put
 back on ``uninstall``), each costing one flag test when it is not relevant:
 
-- ``Tensor.detach``, ``Tensor.data``, ``Tensor.item`` and ``float(tensor)`` with grad mode
-  on, on a tensor that requires grad: a leaf is *used detached* at that line; for a
+- ``Tensor.detach``, ``Tensor.data``, ``Tensor.item``, ``.tolist()`` and ``float(tensor)``
+  with grad mode on, on a tensor that requires grad: a leaf is *used detached* at that line; for a
   non-leaf, every leaf behind it is, unless a backward reaches the detached node anyway
   (``loss.item()`` or ``loss.detach()`` for logging, before or after its backward).
 - ``torch.no_grad().__enter__`` (or ``torch.set_grad_enabled(False)``'s) with grad mode on:
@@ -53,7 +53,8 @@ NO_GRAD_NAMES = ("no_grad", "inference_mode", "set_grad_enabled")
 # how a message names the region a leaf was used in with grad mode off
 NO_GRAD, GRAD_DISABLED = "torch.no_grad()", "torch.set_grad_enabled(False)"
 # the ways out of the graph that are wrapped: Tensor attribute -> how a message names it
-WRAPPED = {"detach": ".detach()", "item": ".item()", "__float__": "float()"}
+WRAPPED = {"detach": ".detach()", "item": ".item()", "__float__": "float()",
+           "tolist": ".tolist()"}
 
 
 class _Candidate:
@@ -383,14 +384,16 @@ def _message(c: _Candidate, names: list[str]) -> str:
             ".detach()": "detached from the graph (.detach(); a .numpy() round trip does the "
                          "same)",
             ".item()": "turned into a Python number (.item()), which leaves the graph",
-            "float()": "turned into a Python number (float()), which leaves the graph"}[way]
+            "float()": "turned into a Python number (float()), which leaves the graph",
+            ".tolist()": "turned into Python numbers (.tolist()), which leaves the graph"}[way]
     if of_result:
         return head + (
             f"a result computed from {it} is {what}{where}, so {they} {reaches} the loss only "
             f"as a constant. Keep that computation in torch operations on the tensor itself.")
     name = names[0]
     shown = {".data": f"{name}.data", ".detach()": f"{name}.detach()",
-             ".item()": f"{name}.item()", "float()": f"float({name})"}[way]
+             ".item()": f"{name}.item()", "float()": f"float({name})",
+             ".tolist()": f"{name}.tolist()"}[way]
     return head + (
         f"`{shown}`{where} hands over {its} values without the graph, so {they} "
         f"{reaches} the loss only as a constant. Use {name} itself in the forward pass.")

@@ -597,7 +597,7 @@ def test_engine_is_left_as_it_was(tmp_path):
     from engine.autograd import Function
 
     def patched():
-        return ([Tensor.__dict__[a] for a in ("detach", "data", "item", "__float__")],
+        return ([Tensor.__dict__[a] for a in ("detach", "data", "item", "__float__", "tolist")],
                 "__enter__" in vars(no_grad), Function.__dict__["apply"],
                 set_grad_enabled.__dict__["__enter__"])
 

@@ -111,27 +111,26 @@ class NoGradient:
 
         regions = self._regions
 
+        def turned_off(frame, how: str) -> None:
+            """Grad mode went off for the block starting in ``frame``."""
+            code = frame.f_code
+            # (a training loop's update block, once read: nothing in it to look at)
+            entry = regions.get((id(code), frame.f_lasti))
+            if entry is None or entry[1] or entry[0] is not code:
+                seen._entered(frame, how)
+
         def enter_(ctx):
             was = GRAD_MODE.enabled
             result = inherited_enter(ctx)
             if was and not GRAD_MODE.enabled:
-                frame = sys._getframe(1)
-                code = frame.f_code
-                # (a training loop's update block, once read: nothing in it to look at)
-                entry = regions.get((id(code), frame.f_lasti))
-                if entry is None or entry[1] or entry[0] is not code:
-                    seen._entered(frame)
+                turned_off(sys._getframe(1), NO_GRAD)
             return result
 
         def switch_enter_(ctx):
             # ``with torch.set_grad_enabled(False):`` switched grad mode off when it was made
             result = switch_enter(ctx)
             if ctx._prev and not ctx._target:
-                frame = sys._getframe(1)
-                code = frame.f_code
-                entry = regions.get((id(code), frame.f_lasti))
-                if entry is None or entry[1] or entry[0] is not code:
-                    seen._entered(frame, GRAD_DISABLED)
+                turned_off(sys._getframe(1), GRAD_DISABLED)
             return result
 
         Tensor.data = property(data_get, data.fset, data.fdel, data.__doc__)

@@ -23,6 +23,8 @@ from gradviz.protocol import (
 from gradviz.session import AFTER_BACKWARD, NOW, RunTrace
 from gradviz.trace import LEAF, OP, ROOT, Graph, GraphNode, Step
 
+from .test_recorder import ALTERNATE_ZEROING, record
+
 
 def _trace() -> tuple[RunTrace, list[Diagnostic]]:
     graph = Graph((GraphNode(0, ROOT, "SumBackward0"), GraphNode(1, OP, "LogBackward0"),
@@ -91,28 +93,10 @@ def test_diagnostics_that_are_not_a_list_are_a_damaged_trace(tmp_path):
 
 
 # --- the full gradients of the last steps -------------------------------------------------------
-# after step k's backward x.grad is 2(k+1)x, plus the previous step's on odd steps (the script
-# forgets to zero it every other step)
-ALTERNATE_ZEROING = (
-    "x = torch.tensor([1.0, 2.0], requires_grad=True)\n"
-    "for k in range(40):\n"
-    "    (x * x * (k + 1)).sum().backward()\n"
-    "    if k % 2:\n"
-    "        x.grad.zero_()\n"
-)
-
-
+# (ALTERNATE_ZEROING: after step k's backward x.grad is 2(k+1)x, plus the previous step's on odd
+# steps, the script forgetting to zero it every other step)
 def _recorded(source: str = ALTERNATE_ZEROING) -> RunTrace:
-    import engine
-    from engine.events import listening
-    from gradviz.recorder import Recorder
-
-    trace = RunTrace()
-    rec = Recorder(trace.apply, detail_interval=1e9)
-    with listening(rec):
-        exec(compile(source, "<script>", "exec"), {"__name__": "__main__", "torch": engine})
-        rec.finish()
-    return trace
+    return record(source, detail_interval=1e9)[0]
 
 
 def _assert_same_values(shown, again) -> None:
